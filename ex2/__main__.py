@@ -1,0 +1,5 @@
+import sys
+
+from ex2.cli import main
+
+sys.exit(main())

@@ -1,0 +1,230 @@
+"""Training loops. One loop (`fit`) does the work; the four tasks only say what goes in and out.
+
+- `train_autoencoder`: image -> image, L1 loss, pixel accuracy.
+- `train_classifier`: image -> digit, cross entropy, accuracy (full data or a subset).
+- `train_head_on_frozen_encoder`: frozen encoder's latent codes -> digit (linear head only).
+- `train_decoder_on_frozen_encoder`: frozen encoder's latent codes -> image (decoder only).
+
+A frozen encoder in eval mode is a fixed function, so its codes are computed once and the head or
+decoder trains on them directly: same gradients, no encoder forward pass per step.
+
+Data stays in memory as tensors on the training device and is batched by a seeded permutation.
+Losses and counts are summed on the device and read back once per epoch (no per-batch sync).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ex2.data import MnistTensors, shuffled_batches
+
+# A reconstructed pixel counts as "accurate" when it is within this distance of the input pixel
+# (pixels are in [0, 1]). The exercise reports such a pixel accuracy next to the L1 loss.
+PIXEL_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    lr: float
+    batch_size: int
+    seed: int = 0
+    weight_decay: float = 0.0
+    max_batches: int | None = None  # stop each epoch after this many batches (dry runs, smoke tests)
+    eval_batch_size: int = 2000
+
+
+@dataclass
+class History:
+    """Per-epoch curves. Losses are means per sample (per pixel for L1); metrics are fractions."""
+
+    loss_name: str = ""
+    metric_name: str = ""
+    train_loss: list[float] = field(default_factory=list)
+    train_metric: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_metric: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def epoch_line(self, epoch: int, epochs: int) -> str:
+        i = epoch - 1
+        return (f"[{epoch:02d}/{epochs}] "
+                f"train {self.loss_name}={self.train_loss[i]:.4f} train {self.metric_name}={self.train_metric[i]:.4f} "
+                f"test {self.loss_name}={self.test_loss[i]:.4f} test {self.metric_name}={self.test_metric[i]:.4f} "
+                f"({self.seconds[i]:.1f}s)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**d)
+
+
+@dataclass
+class ReconstructionHistory(History):
+    loss_name: str = "L1"
+    metric_name: str = "pixel_accuracy"
+
+
+@dataclass
+class ClassificationHistory(History):
+    loss_name: str = "CE"
+    metric_name: str = "accuracy"
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a task optimises and what it counts as correct."""
+
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]      # mean over the batch
+    n_correct: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # correct units in the batch
+    n_units: Callable[[torch.Tensor], int]                            # units in the batch
+    history: type[History]
+
+
+RECONSTRUCTION = Objective(
+    loss=F.l1_loss,
+    n_correct=lambda out, target: ((out - target).abs() < PIXEL_TOLERANCE).sum(),
+    n_units=lambda target: target.numel(),
+    history=ReconstructionHistory,
+)
+CLASSIFICATION = Objective(
+    loss=F.cross_entropy,
+    n_correct=lambda logits, labels: (logits.argmax(dim=1) == labels).sum(),
+    n_units=lambda labels: labels.shape[0],
+    history=ClassificationHistory,
+)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def progress_is_quiet() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stderr.isatty()
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, objective: Objective,
+             batch_size: int = 2000) -> tuple[float, float]:
+    """Mean loss and metric over a whole split, in eval mode, in large batches."""
+    model.eval()
+    loss_sum = torch.zeros((), device=inputs.device)
+    correct = torch.zeros((), device=inputs.device, dtype=torch.long)
+    units = 0
+    for start in range(0, len(inputs), batch_size):
+        x, y = inputs[start:start + batch_size], targets[start:start + batch_size]
+        out = model(x)
+        loss_sum += objective.loss(out, y) * len(x)
+        correct += objective.n_correct(out, y)
+        units += objective.n_units(y)
+    return loss_sum.item() / len(inputs), correct.item() / units
+
+
+def fit(model: nn.Module, train_inputs: torch.Tensor, train_targets: torch.Tensor,
+        test_inputs: torch.Tensor, test_targets: torch.Tensor, objective: Objective,
+        cfg: TrainConfig, log: Callable[[str], None] | None = print, desc: str = "train") -> History:
+    """Adam on the model's trainable parameters; returns the per-epoch history."""
+    device = train_inputs.device
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)  # batch order; model init is seeded by the caller
+    history = objective.history()
+
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = units = 0
+        batches = shuffled_batches(len(train_inputs), cfg.batch_size, generator)[:cfg.max_batches]
+        for idx in tqdm(batches, desc=f"{desc} {epoch}/{cfg.epochs}", leave=False, disable=progress_is_quiet()):
+            idx = idx.to(device)
+            x, y = train_inputs[idx], train_targets[idx]
+            out = model(x)
+            loss = objective.loss(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(idx)
+            correct += objective.n_correct(out.detach(), y)
+            seen += len(idx)
+            units += objective.n_units(y)
+        test_loss, test_metric = evaluate(model, test_inputs, test_targets, objective, cfg.eval_batch_size)
+        history.train_loss.append(loss_sum.item() / seen)
+        history.train_metric.append(correct.item() / units)
+        history.test_loss.append(test_loss)
+        history.test_metric.append(test_metric)
+        history.seconds.append(time.perf_counter() - start)
+        if log:
+            log(history.epoch_line(epoch, cfg.epochs))
+    return history
+
+
+# --------------------------------------------------------------------------- the four tasks
+
+
+def train_autoencoder(model: nn.Module, data: MnistTensors, cfg: TrainConfig,
+                      log: Callable[[str], None] | None = print) -> ReconstructionHistory:
+    return fit(model, data.train_images, data.train_images, data.test_images, data.test_images,
+               RECONSTRUCTION, cfg, log, desc="autoencoder")
+
+
+def train_classifier(model: nn.Module, data: MnistTensors, cfg: TrainConfig,
+                     subset: torch.Tensor | None = None,
+                     log: Callable[[str], None] | None = print) -> ClassificationHistory:
+    images, labels = select(data.train_images, data.train_labels, subset)
+    return fit(model, images, labels, data.test_images, data.test_labels,
+               CLASSIFICATION, cfg, log, desc="classifier")
+
+
+def train_head_on_frozen_encoder(encoder: nn.Module, head: nn.Module, data: MnistTensors,
+                                 cfg: TrainConfig, subset: torch.Tensor | None = None,
+                                 log: Callable[[str], None] | None = print) -> ClassificationHistory:
+    images, labels = select(data.train_images, data.train_labels, subset)
+    train_codes = encode(encoder, images, cfg.eval_batch_size)
+    test_codes = encode(encoder, data.test_images, cfg.eval_batch_size)
+    return fit(head, train_codes, labels, test_codes, data.test_labels,
+               CLASSIFICATION, cfg, log, desc="linear head")
+
+
+def train_decoder_on_frozen_encoder(encoder: nn.Module, decoder: nn.Module, data: MnistTensors,
+                                    cfg: TrainConfig,
+                                    log: Callable[[str], None] | None = print) -> ReconstructionHistory:
+    train_codes = encode(encoder, data.train_images, cfg.eval_batch_size)
+    test_codes = encode(encoder, data.test_images, cfg.eval_batch_size)
+    return fit(decoder, train_codes, data.train_images, test_codes, data.test_images,
+               RECONSTRUCTION, cfg, log, desc="decoder")
+
+
+def select(images: torch.Tensor, labels: torch.Tensor, subset: torch.Tensor | None):
+    if subset is None:
+        return images, labels
+    subset = subset.to(images.device)
+    return images[subset], labels[subset]
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Eval mode (BatchNorm uses its running statistics) and no gradients."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+@torch.no_grad()  # not inference_mode: the codes feed a trained layer that saves them for backward
+def encode(encoder: nn.Module, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Latent codes [N, d] of a frozen encoder."""
+    freeze(encoder).to(images.device)
+    return torch.cat([encoder(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])

@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+from ex2.data import MnistTensors, load_mnist
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path, monkeypatch):
+    """Every test gets its own experiment cache; the real data root is shared (read-only use)."""
+    monkeypatch.setenv("EX2_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("EX2_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def mnist() -> MnistTensors:
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist) -> MnistTensors:
+    """512 real training and 256 real test images: fast, but the real thing."""
+    return MnistTensors(mnist.train_images[:512], mnist.train_labels[:512],
+                        mnist.test_images[:256], mnist.test_labels[:256])
+
+
+@pytest.fixture(autouse=True)
+def fixed_threads():
+    torch.set_num_threads(2)

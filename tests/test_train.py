@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from ex2 import train as T
+from ex2.data import random_subset
+from ex2.models import Classifier, ConvAutoencoder
+
+SHORT = T.TrainConfig(epochs=2, lr=2e-3, batch_size=64, seed=3)
+
+
+def fresh(cls, seed=0, base=4, latent=8):
+    torch.manual_seed(seed)
+    return cls(base, latent)
+
+
+def test_same_seed_gives_identical_history_and_weights(small_mnist):
+    runs = []
+    for _ in range(2):
+        model = fresh(ConvAutoencoder)
+        history = T.train_autoencoder(model, small_mnist, SHORT, log=None)
+        runs.append((history, model.state_dict()))
+    (h1, w1), (h2, w2) = runs
+    for key in ("train_loss", "train_metric", "test_loss", "test_metric"):
+        assert getattr(h1, key) == getattr(h2, key)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def test_different_seed_gives_different_batches(small_mnist):
+    h = [T.train_classifier(fresh(Classifier), small_mnist, T.TrainConfig(1, 1e-3, 64, seed=s), log=None)
+         for s in (0, 1)]
+    assert h[0].train_loss != h[1].train_loss
+
+
+def test_autoencoder_learns_and_history_is_complete(small_mnist):
+    cfg = T.TrainConfig(epochs=3, lr=2e-3, batch_size=64)
+    lines = []
+    history = T.train_autoencoder(fresh(ConvAutoencoder), small_mnist, cfg, log=lines.append)
+    assert isinstance(history, T.ReconstructionHistory)
+    assert all(len(getattr(history, k)) == 3 for k in ("train_loss", "test_loss", "test_metric", "seconds"))
+    assert history.test_loss[-1] < history.test_loss[0]
+    assert 0 <= min(history.test_metric) and max(history.test_metric) <= 1
+    assert lines[0].startswith("[01/3] train L1=") and "test pixel_accuracy=" in lines[0]
+
+
+def test_classifier_one_epoch_smoke_beats_chance(small_mnist):
+    cfg = T.TrainConfig(epochs=1, lr=3e-3, batch_size=32)
+    history = T.train_classifier(fresh(Classifier, base=8), small_mnist, cfg, log=None)
+    assert isinstance(history, T.ClassificationHistory)
+    assert history.test_metric[-1] > 0.3  # chance is 0.1
+
+
+def test_subset_training_sees_only_the_subset(small_mnist):
+    subset = random_subset(len(small_mnist.train_labels), 20, seed=0)
+    seen = []
+    model = fresh(Classifier)
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]) if m.training else None)
+    T.train_classifier(model, small_mnist, T.TrainConfig(2, 1e-3, 8), subset=subset, log=None)
+    assert sum(seen) == 2 * 20
+
+
+def test_max_batches_limits_an_epoch(small_mnist):
+    seen = []
+    model = fresh(ConvAutoencoder)
+    model.register_forward_pre_hook(lambda m, args: seen.append(1) if m.training else None)
+    T.train_autoencoder(model, small_mnist, T.TrainConfig(1, 1e-3, 16, max_batches=3), log=None)
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize("task", ["head", "decoder"])
+def test_frozen_encoder_weights_and_bn_stats_do_not_change(small_mnist, task):
+    source = fresh(ConvAutoencoder, seed=1)
+    T.train_autoencoder(source, small_mnist, T.TrainConfig(1, 2e-3, 64), log=None)
+    model = fresh(Classifier if task == "head" else ConvAutoencoder, seed=2)
+    model.encoder.load_state_dict(source.encoder.state_dict())
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    other = model.head if task == "head" else model.decoder
+    other_before = {k: v.clone() for k, v in other.state_dict().items()}
+    cfg = T.TrainConfig(2, 1e-2, 32)
+    if task == "head":
+        T.train_head_on_frozen_encoder(model.encoder, model.head, small_mnist, cfg, log=None)
+    else:
+        T.train_decoder_on_frozen_encoder(model.encoder, model.decoder, small_mnist, cfg, log=None)
+    after = model.encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # includes BN running stats
+    assert any(not torch.equal(other_before[k], v) for k, v in other.state_dict().items())
+
