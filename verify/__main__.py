@@ -1,0 +1,31 @@
+"""python -m verify: one line per claim; exit status 1 if any claim fails."""
+
+from __future__ import annotations
+
+import sys
+
+from . import run_all
+from .mnist import load_mnist_digit, mnist_test_images_path
+
+
+def main() -> int:
+    try:
+        image = load_mnist_digit()
+    except ValueError as err:
+        print(f"error: bad MNIST file: {err}", file=sys.stderr)
+        return 2
+    results = run_all(mnist_image=image)
+    for r in results:
+        print(r.line())
+    if image is None:
+        print(
+            f"T2d  [skipped] CNN on an MNIST digit: {mnist_test_images_path()} is not there yet"
+            " (run `make data`)"
+        )
+    failed = [r for r in results if not r.passed]
+    print(f"{len(results)} claims: {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
