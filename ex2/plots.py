@@ -1,0 +1,89 @@
+"""Figures for the book. Each function takes results (histories, models, images) and returns a Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on build machines; notebooks still show the returned figures
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn.metrics import ConfusionMatrixDisplay
+
+from ex2.train import History
+
+
+def training_curves(histories: dict[str, History], title: str = "") -> plt.Figure:
+    """Loss (left) and metric (right) per epoch; train dashed, test solid, one colour per run."""
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (label, h) in enumerate(histories.items()):
+        colour = f"C{i}"
+        epochs = np.arange(1, len(h.train_loss) + 1)
+        ax_loss.plot(epochs, h.train_loss, "--", color=colour, label=f"{label} train")
+        ax_loss.plot(epochs, h.test_loss, "-", color=colour, label=f"{label} test")
+        ax_metric.plot(epochs, h.train_metric, "--", color=colour)
+        ax_metric.plot(epochs, h.test_metric, "-", color=colour)
+        loss_name, metric_name = h.loss_name, h.metric_name.replace("_", " ")
+    ax_loss.set(xlabel="epoch", ylabel=f"{loss_name} loss", yscale="log")
+    ax_metric.set(xlabel="epoch", ylabel=metric_name)
+    ax_loss.legend(fontsize=7, ncol=2 if len(histories) > 2 else 1)
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: dict[str, torch.Tensor], title: str = "", col_labels: list[str] | None = None) -> plt.Figure:
+    """One row of 28x28 images per entry (e.g. input, then reconstructions), aligned by column."""
+    n_rows, n_cols = len(rows), len(next(iter(rows.values())))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.75 * n_cols + 1.4, 0.8 * n_rows + 0.4), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.imshow(images[c].reshape(28, 28).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+            if r == 0 and col_labels:
+                ax.set_title(col_labels[c], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    """Several row-normalised test-set confusion matrices side by side."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, (title, (labels, predictions)) in zip(axes[0], panels.items()):
+        ConfusionMatrixDisplay.from_predictions(labels, predictions, normalize="true", values_format=".2f",
+                                                ax=ax, colorbar=False, cmap="Blues", text_kw={"fontsize": 5})
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
+    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28] tensors)."""
+    names = list(sources)
+    fig, axes = plt.subplots(10, len(names), figsize=(3.2 * len(names), 8.6), squeeze=False)
+    for col, name in enumerate(names):
+        for digit in range(10):
+            strip = torch.cat([torch.nn.functional.pad(img.reshape(28, 28), (1, 1), value=1.0)
+                               for img in sources[name][digit]], dim=1)
+            ax = axes[digit, col]
+            ax.imshow(strip.numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(str(digit), rotation=0, ha="right", va="center")
+            if digit == 0:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(pad=0.3)
+    return fig
