@@ -36,9 +36,9 @@ STEPS_PER_EPOCH = -(-60000 // BATCH)
 RESULTS = REPO_ROOT / "bench" / "results.json"
 
 
-def fresh_model() -> ConvAutoencoder:
+def fresh_model(device: torch.device) -> ConvAutoencoder:
     torch.manual_seed(0)
-    return ConvAutoencoder(16, 16)
+    return ConvAutoencoder(16, 16).to(device)
 
 
 def exercise_dataset():
@@ -47,16 +47,17 @@ def exercise_dataset():
     return datasets.MNIST(str(ensure_mnist()), train=True, download=False, transform=transforms.ToTensor())
 
 
-def time_exercise_pipeline(dataset, steps: int) -> float:
+def time_exercise_pipeline(dataset, steps: int, device: torch.device) -> float:
     """Seconds per step of the exercise's loop: DataLoader over PIL images, `.item()` per batch."""
     loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
-    model = fresh_model().train()
+    model = fresh_model(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     losses = []
     start = time.perf_counter()
     for i, (x, _) in enumerate(loader):
         if i == steps:
             break
+        x = x.to(device)
         out = model(x)
         loss = F.l1_loss(out, x)
         optimizer.zero_grad()
@@ -66,10 +67,10 @@ def time_exercise_pipeline(dataset, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def time_project_path(steps: int) -> float:
-    """Seconds per step of `train.train_one_epoch` on in-memory tensors."""
-    data = load_mnist()
-    model = fresh_model()
+def time_project_path(steps: int, device: torch.device) -> float:
+    """Seconds per step of `train.train_one_epoch` on in-memory tensors (on the device)."""
+    data = load_mnist().to(device)
+    model = fresh_model(device)
     cfg = T.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
     optimizer, schedule = T.make_optimizer(model, cfg, steps)
     batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[:steps]
@@ -79,19 +80,21 @@ def time_project_path(steps: int) -> float:
 
 
 def flops_per_step() -> int:
-    model = fresh_model().train()
+    model = fresh_model(torch.device("cpu")).train()
     x = torch.rand(BATCH, 1, 28, 28)
     with FlopCounterMode(display=False) as counter:
         F.l1_loss(model(x), x).backward()
     return counter.get_total_flops()
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b  # warm-up
+    sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -113,15 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ex2.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="A/B pairs (default 3)")
     parser.add_argument("--steps", type=int, default=40, help="training steps per timing (default 40)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
 
     load_mnist()  # data in place before anything is timed
     dataset = exercise_dataset()
     exercise, project, matmul = [], [], []
     for r in range(args.repeats):
-        exercise.append(time_exercise_pipeline(dataset, args.steps))
-        project.append(time_project_path(args.steps))
-        matmul.append(matmul_gflops())
+        exercise.append(time_exercise_pipeline(dataset, args.steps, device))
+        project.append(time_project_path(args.steps, device))
+        matmul.append(matmul_gflops(device))
         print(f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
               f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s")
 
@@ -131,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     full_s, missing = full_experiment_seconds()
     results = {
         "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "device": "cpu", "python": platform.python_version()},
+                    "device": device_name(device), "python": platform.python_version()},
         "batch_size": BATCH, "steps_per_timing": args.steps, "repeats": args.repeats,
         "exercise_ms_per_step": [1e3 * t for t in exercise],
         "project_ms_per_step": [1e3 * t for t in project],
@@ -145,13 +151,21 @@ def main(argv: list[str] | None = None) -> int:
         "full_experiments_s": full_s,
         "full_experiments_missing_runs": missing,
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    E.write_json(RESULTS, results)
+    E.write_json(args.out, results)
     print(f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, matmul {mm:.0f} GFLOP/s; "
-          f"epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, project {b * STEPS_PER_EPOCH:.1f} s; wrote {RESULTS}")
+          f"epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, project {b * STEPS_PER_EPOCH:.1f} s; wrote {args.out}")
     z = "n/a" if full_s is None else f"{full_s:.0f}"
     print(f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} full_experiments_s={z}")
     return 0
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def cpu_name() -> str:
