@@ -30,13 +30,13 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int, model_sizes=True) -> None:
-    if model_sizes:
-        p.add_argument("--base", type=positive_int, default=16, help="channels of the first conv layer (default 16)")
-        p.add_argument("--latent", type=positive_int, default=16, help="latent dimension d (default 16)")
+def add_common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int, schedule: str) -> None:
+    p.add_argument("--base", type=positive_int, default=16, help="channels of the first conv layer (default 16)")
+    p.add_argument("--latent", type=positive_int, default=16, help="latent dimension d (default 16)")
     p.add_argument("--epochs", type=positive_int, default=epochs, help=f"default {epochs}")
     p.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
     p.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=schedule, help=f"default {schedule}")
     p.add_argument("--seed", type=int, default=0, help="model init and batch order (default 0)")
     p.add_argument("--dry-run", action="store_true", help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring")
     p.add_argument("--metrics-out", type=Path, help="write config, per-epoch history and final metrics as JSON")
@@ -58,20 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("chapter", help="intro, q1, q2, q3, q4, theory or provenance")
 
     p = sub.add_parser("train-autoencoder", help="Q1: conv autoencoder, L1 loss")
-    add_common(p, epochs=10, lr=2e-3, batch_size=256)
+    add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")
 
     p = sub.add_parser("train-classifier", help="Q2: encoder + linear layer, cross entropy")
-    add_common(p, epochs=20, lr=1e-3, batch_size=64)
+    add_common(p, epochs=20, lr=1e-3, batch_size=64, schedule="cosine")
     add_subset(p)
 
     p = sub.add_parser("train-head", help="Q3: linear head on the frozen (base, latent) autoencoder encoder")
-    add_common(p, epochs=20, lr=1e-3, batch_size=64)
+    add_common(p, epochs=20, lr=1e-3, batch_size=64, schedule="cosine")
     add_subset(p)
     p.add_argument("--encoder-checkpoint", type=Path, help="autoencoder checkpoint to take the encoder from "
                    "(default: the cached 10-epoch autoencoder run, trained first if missing)")
 
     p = sub.add_parser("train-decoder", help="Q4: fresh decoder on a frozen encoder")
-    add_common(p, epochs=10, lr=2e-3, batch_size=256)
+    add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")
     p.add_argument("--encoder-from", choices=("autoencoder", "classifier"), default="autoencoder",
                    help="which trained encoder to freeze (default autoencoder)")
     p.add_argument("--encoder-checkpoint", type=Path, help="checkpoint to take the encoder from "
@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_training(args) -> int:
     tc = T.TrainConfig(epochs=1 if args.dry_run else args.epochs, lr=args.lr, batch_size=args.batch_size,
-                       seed=args.seed, max_batches=DRY_RUN_BATCHES if args.dry_run else None)
+                       seed=args.seed, lr_schedule=args.lr_schedule,
+                       max_batches=DRY_RUN_BATCHES if args.dry_run else None)
     cfg = experiment_config(args, tc)
     data = load_mnist().to(T.default_device())
     subset = E.subset_of(cfg)
@@ -133,7 +134,8 @@ def run_training(args) -> int:
 
 
 def experiment_config(args, tc: T.TrainConfig) -> E.Config:
-    common = dict(epochs=tc.epochs, lr=tc.lr, batch_size=tc.batch_size, seed=tc.seed, max_batches=tc.max_batches)
+    common = dict(epochs=tc.epochs, lr=tc.lr, batch_size=tc.batch_size, seed=tc.seed,
+                  lr_schedule=tc.lr_schedule, max_batches=tc.max_batches)
     subset = dict(subset_size=getattr(args, "subset", None), subset_seed=getattr(args, "subset_seed", 0))
     if args.command == "train-autoencoder":
         return E.AutoencoderConfig(base=args.base, latent=args.latent, **common)

@@ -42,6 +42,7 @@ class AutoencoderConfig:
     lr: float = 2e-3
     batch_size: int = 256
     seed: int = 0
+    lr_schedule: str = "constant"
     max_batches: int | None = None
     kind: str = field(default="autoencoder", init=False)
 
@@ -54,6 +55,7 @@ class ClassifierConfig:
     lr: float = 1e-3
     batch_size: int = 64
     seed: int = 0
+    lr_schedule: str = "cosine"
     subset_size: int | None = None  # None: the full 60k
     subset_seed: int = 0
     max_batches: int | None = None
@@ -69,6 +71,7 @@ class HeadConfig:
     lr: float = 1e-3
     batch_size: int = 64
     seed: int = 0
+    lr_schedule: str = "cosine"
     subset_size: int | None = None
     subset_seed: int = 0
     max_batches: int | None = None
@@ -84,6 +87,7 @@ class DecoderConfig:
     lr: float = 2e-3
     batch_size: int = 256
     seed: int = 0
+    lr_schedule: str = "constant"
     max_batches: int | None = None
     kind: str = field(default="decoder", init=False)
 
@@ -187,7 +191,7 @@ def data_on_device() -> MnistTensors:
 
 def train_config(cfg: Config) -> T.TrainConfig:
     return T.TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                         max_batches=cfg.max_batches)
+                         lr_schedule=cfg.lr_schedule, max_batches=cfg.max_batches)
 
 
 def subset_of(cfg: Config) -> torch.Tensor | None:

@@ -84,3 +84,16 @@ def test_frozen_encoder_weights_and_bn_stats_do_not_change(small_mnist, task):
     assert all(torch.equal(before[k], after[k]) for k in before)  # includes BN running stats
     assert any(not torch.equal(other_before[k], v) for k, v in other.state_dict().items())
 
+
+
+def test_cosine_schedule_ends_at_zero_and_constant_stays(small_mnist):
+    for schedule, last_lr in (("cosine", 0.0), ("constant", 1e-3)):
+        cfg = T.TrainConfig(epochs=2, lr=1e-3, batch_size=128, lr_schedule=schedule)
+        model = fresh(ConvAutoencoder)
+        optimizer, sched = T.make_optimizer(model, cfg, steps_per_epoch=4)
+        for _ in range(8):
+            optimizer.step()
+            sched.step()
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(last_lr, abs=1e-12)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        T.make_optimizer(fresh(ConvAutoencoder), T.TrainConfig(1, 1e-3, 8, lr_schedule="step"), 1)
