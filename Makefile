@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test data clean-venv
+.PHONY: setup test data clean-venv book html pdf chapter clean-book tex FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -16,8 +16,95 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(PY) -m ex2 fetch-data
 
-test: $(STAMP)
+# The suite includes a smoke build of the book (tests/test_book.py), HTML and PDF: TeX first.
+test: $(STAMP) | tex
 	$(PY) -m pytest
 
 clean-venv:
 	rm -rf .venv
+
+# --------------------------------------------------------------------------- the book
+# `make book` = HTML + PDF. Real file targets: with nothing changed, a second `make book` does
+# nothing. OUT=<dir> builds into <dir>/_build instead of ./_build (the smoke test uses it).
+OUT       ?= .
+BUILD     := $(OUT)/_build
+JB        := .venv/bin/jupyter-book
+# -W + --keep-going: every warning (a failing cell included) fails the build, after reporting all.
+# --all: re-read every page, so pages whose source did not change still pick up new results.
+JB_FLAGS  := --warningiserror --keep-going --all --path-output $(OUT)
+BOOK_SRC  := _config.yml _toc.yml $(wildcard book/*.md book/_ext/*.py book/_static/*)
+CODE_SRC  := $(sort $(wildcard ex2/*.py verify/*.py))
+HTML_OK   := $(BUILD)/html/.built
+PDF       := $(BUILD)/ex2-book.pdf
+PDF_HTML  := $(BUILD)/html/_static/ex2-book.pdf
+STATE     := $(BUILD)/.build-state
+TEX_PKGS  := texlive-xetex texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
+CHAPTERS  := intro q1 q2 q3 q4 theory provenance
+# jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
+JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
+
+# jupyter-cache keys on code cells only. What else changes cell outputs (the ex2/verify source, the
+# profile, the runs and data folders) is fingerprinted; a new fingerprint empties the cache.
+FINGERPRINT = { echo "profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-}"; \
+                sha256sum $(CODE_SRC) /dev/null; } | sha256sum | cut -c1-64
+clear_stale_cache = fp=$$($(FINGERPRINT)); \
+  if [ "$$fp" != "$$(cat $(BUILD)/.code-fingerprint 2>/dev/null)" ]; then \
+    echo "book: ex2/, verify/ or the EX2_* settings changed: clearing the notebook cache"; \
+    rm -rf $(BUILD)/.jupyter_cache; \
+  fi
+
+book: $(PDF_HTML)
+html: $(HTML_OK)
+pdf: $(PDF)
+
+# Rewritten only when the profile, folders or git commit change, so that those rebuild the book too.
+$(STATE): FORCE
+	@mkdir -p $(BUILD); \
+	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
+	if [ "$$s" != "$$(cat $@ 2>/dev/null)" ]; then echo "$$s" > $@; fi
+
+$(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)
+	@set -e; $(clear_stale_cache); \
+	rm -f $@; \
+	$(JB_ENV) $(JB) build . $(JB_FLAGS) < /dev/null; \
+	echo "$$fp" > $(BUILD)/.code-fingerprint; \
+	touch $@
+	@echo "HTML: $(BUILD)/html/index.html"
+
+# latexmk remembers a failed run: after a failure, the next PDF build starts from a fresh _build/latex.
+$(PDF): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE) | tex
+	@set -e; $(clear_stale_cache); \
+	if [ -e $(BUILD)/.latex-failed ]; then rm -rf $(BUILD)/latex $(BUILD)/.latex-failed; fi; \
+	if ! $(JB_ENV) $(JB) build . --builder pdflatex $(JB_FLAGS) < /dev/null; then \
+	  touch $(BUILD)/.latex-failed; echo "PDF build failed (_build/latex is reset next time)" >&2; exit 1; \
+	fi; \
+	echo "$$fp" > $(BUILD)/.code-fingerprint; \
+	cp $(BUILD)/latex/ex2-book.pdf $@
+	@echo "PDF: $@"
+
+$(PDF_HTML): $(PDF) $(HTML_OK)
+	cp $(PDF) $@
+
+# Retrain one chapter's experiments, then rebuild everything from a fresh notebook cache.
+chapter: $(STAMP)
+	@if [ -z "$(CH)" ]; then echo "usage: make chapter CH=<name>, one of: $(CHAPTERS)" >&2; exit 2; fi
+	$(PY) -m ex2 rerun $(CH)
+	rm -rf $(BUILD)/.jupyter_cache
+	rm -f $(HTML_OK) $(PDF) $(PDF_HTML)
+	$(MAKE) book
+
+# TeX for the PDF (Debian packages, ~360 MB), installed only when xelatex or latexmk is missing.
+tex:
+	@if command -v xelatex >/dev/null && command -v latexmk >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "error: xelatex/latexmk not found and apt-get is not available;" \
+	       "install TeX Live with XeLaTeX, latexmk and the FreeFont OTF fonts by hand ($(TEX_PKGS))" >&2; \
+	  exit 1; \
+	fi; \
+	echo "Installing TeX for the PDF: $(TEX_PKGS)"; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PKGS)
+
+clean-book:
+	rm -rf $(BUILD)
+
+FORCE:

@@ -6,7 +6,8 @@
 
 Modules: ``results`` (ClaimResult), ``shift`` (T1, T2), ``jacobian`` (T3,
 numerical), ``symbolic`` (T3c with sympy), ``mnist`` (one test digit from the
-raw IDX file).  Depends on torch, numpy and sympy only -- not on ``ex2``.
+raw IDX file), ``figures`` (matplotlib, imported only by the book).  Depends on
+torch, numpy and sympy (plus matplotlib for ``figures``) -- not on ``ex2``.
 """
 
 from __future__ import annotations
