@@ -46,6 +46,8 @@ def add_common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: i
 def add_subset(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subset", type=positive_int, metavar="N", help="train on N random training images (e.g. 100)")
     p.add_argument("--subset-seed", type=int, default=0, help="seed of the random subset draw (default 0)")
+    p.add_argument("--passes-per-epoch", type=positive_int, default=1,
+                   help="passes over the (small) training set per epoch (default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_training(args) -> int:
     tc = T.TrainConfig(epochs=1 if args.dry_run else args.epochs, lr=args.lr, batch_size=args.batch_size,
                        seed=args.seed, lr_schedule=args.lr_schedule,
+                       passes_per_epoch=getattr(args, "passes_per_epoch", 1),
                        max_batches=DRY_RUN_BATCHES if args.dry_run else None)
     cfg = experiment_config(args, tc)
     data = load_mnist().to(T.default_device())
@@ -136,7 +139,8 @@ def run_training(args) -> int:
 def experiment_config(args, tc: T.TrainConfig) -> E.Config:
     common = dict(epochs=tc.epochs, lr=tc.lr, batch_size=tc.batch_size, seed=tc.seed,
                   lr_schedule=tc.lr_schedule, max_batches=tc.max_batches)
-    subset = dict(subset_size=getattr(args, "subset", None), subset_seed=getattr(args, "subset_seed", 0))
+    subset = dict(subset_size=getattr(args, "subset", None), subset_seed=getattr(args, "subset_seed", 0),
+                  passes_per_epoch=getattr(args, "passes_per_epoch", 1))
     if args.command == "train-autoencoder":
         return E.AutoencoderConfig(base=args.base, latent=args.latent, **common)
     if args.command == "train-classifier":

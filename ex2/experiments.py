@@ -56,6 +56,7 @@ class ClassifierConfig:
     batch_size: int = 64
     seed: int = 0
     lr_schedule: str = "cosine"
+    passes_per_epoch: int = 1
     subset_size: int | None = None  # None: the full 60k
     subset_seed: int = 0
     max_batches: int | None = None
@@ -72,6 +73,7 @@ class HeadConfig:
     batch_size: int = 64
     seed: int = 0
     lr_schedule: str = "cosine"
+    passes_per_epoch: int = 1
     subset_size: int | None = None
     subset_seed: int = 0
     max_batches: int | None = None
@@ -191,7 +193,8 @@ def data_on_device() -> MnistTensors:
 
 def train_config(cfg: Config) -> T.TrainConfig:
     return T.TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                         lr_schedule=cfg.lr_schedule, max_batches=cfg.max_batches)
+                         lr_schedule=cfg.lr_schedule, passes_per_epoch=getattr(cfg, "passes_per_epoch", 1),
+                         max_batches=cfg.max_batches)
 
 
 def subset_of(cfg: Config) -> torch.Tensor | None:

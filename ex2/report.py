@@ -21,8 +21,10 @@ from ex2.data import MnistTensors
 Q1_PAIRS = [(4, 4), (4, 16), (16, 4), (16, 16)]  # (base channels, latent dim)
 SUBSET_SIZE = 100
 SUBSET_SEED = 0
-# 100 images in batches of 10 is 10 steps an epoch: both 100-image runs get the same 1000 steps.
-SUBSET_TRAINING = dict(epochs=100, batch_size=10, subset_size=SUBSET_SIZE, subset_seed=SUBSET_SEED)
+# 100 images in batches of 10: an "epoch" here is 10 passes (100 steps), so both 100-image runs take
+# the same 1000 steps and the 10,000 test images are evaluated 10 times, not 100.
+SUBSET_TRAINING = dict(epochs=10, passes_per_epoch=10, batch_size=10, subset_size=SUBSET_SIZE,
+                       subset_seed=SUBSET_SEED)
 
 
 def q1_configs() -> list[E.AutoencoderConfig]:

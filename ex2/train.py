@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     weight_decay: float = 0.0
     lr_schedule: str = "constant"  # or "cosine": decay to zero over the run
+    passes_per_epoch: int = 1  # >1 for tiny training sets: an "epoch" is then several passes over the data
     max_batches: int | None = None  # stop each epoch after this many batches (dry runs, smoke tests)
     eval_batch_size: int = 2000
 
@@ -180,14 +181,16 @@ def fit(model: nn.Module, train_inputs: torch.Tensor, train_targets: torch.Tenso
         cfg: TrainConfig, log: Callable[[str], None] | None = print, desc: str = "train") -> History:
     """Train for `cfg.epochs`, evaluating on the test split after each; returns the history."""
     model.to(train_inputs.device)
-    steps_per_epoch = min(-(-len(train_inputs) // cfg.batch_size), cfg.max_batches or float("inf"))
+    steps_per_epoch = cfg.passes_per_epoch * -(-len(train_inputs) // cfg.batch_size)
+    steps_per_epoch = min(steps_per_epoch, cfg.max_batches or steps_per_epoch)
     optimizer, schedule = make_optimizer(model, cfg, steps_per_epoch)
     generator = torch.Generator().manual_seed(cfg.seed)  # batch order; model init is seeded by the caller
     history = objective.history()
 
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        batches = shuffled_batches(len(train_inputs), cfg.batch_size, generator)[:cfg.max_batches]
+        batches = [b for _ in range(cfg.passes_per_epoch)
+                   for b in shuffled_batches(len(train_inputs), cfg.batch_size, generator)][:cfg.max_batches]
         train_loss, train_metric = train_one_epoch(model, optimizer, schedule, train_inputs, train_targets,
                                                    objective, batches, desc=f"{desc} {epoch}/{cfg.epochs}")
         test_loss, test_metric = evaluate(model, test_inputs, test_targets, objective, cfg.eval_batch_size)

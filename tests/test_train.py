@@ -97,3 +97,13 @@ def test_cosine_schedule_ends_at_zero_and_constant_stays(small_mnist):
         assert optimizer.param_groups[0]["lr"] == pytest.approx(last_lr, abs=1e-12)
     with pytest.raises(ValueError, match="lr_schedule"):
         T.make_optimizer(fresh(ConvAutoencoder), T.TrainConfig(1, 1e-3, 8, lr_schedule="step"), 1)
+
+
+def test_passes_per_epoch_repeats_the_data_within_an_epoch(small_mnist):
+    subset = random_subset(len(small_mnist.train_labels), 20, seed=0)
+    seen = []
+    model = fresh(Classifier)
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]) if m.training else None)
+    history = T.train_classifier(model, small_mnist, T.TrainConfig(2, 1e-3, 10, passes_per_epoch=3),
+                                 subset=subset, log=None)
+    assert sum(seen) == 2 * 3 * 20 and len(history.test_loss) == 2
