@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(PY) -m ex2 fetch-data
 
-# The suite includes a smoke build of the book (tests/test_book.py), HTML and PDF: TeX first.
-test: $(STAMP) | tex
+# The suite includes a smoke build of the book (tests/test_book.py), HTML and PDF: TeX first
+# (without it the other tests still run, and test_book.py fails saying what is missing).
+test: $(STAMP)
+	@$(MAKE) --no-print-directory tex || echo "warning: no TeX: tests/test_book.py will fail" >&2
 	$(PY) -m pytest
 
 clean-venv:
