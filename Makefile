@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test data clean-venv book html pdf chapter clean-book tex FORCE
+.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -25,6 +25,10 @@ test: $(STAMP)
 clean-venv:
 	rm -rf .venv
 
+# Speed lives here, not in timed tests: exercise pipeline vs ours, alternating, medians -> bench/results.json.
+bench: $(STAMP)
+	$(PY) -m ex2.bench --variants
+
 # --------------------------------------------------------------------------- the book
 # `make book` = HTML + PDF. Real file targets: with nothing changed, a second `make book` does
 # nothing. OUT=<dir> builds into <dir>/_build instead of ./_build (the smoke test uses it).
@@ -34,14 +38,14 @@ JB        := .venv/bin/jupyter-book
 # -W + --keep-going: every warning (a failing cell included) fails the build, after reporting all.
 # --all: re-read every page, so pages whose source did not change still pick up new results.
 JB_FLAGS  := --warningiserror --keep-going --all --path-output $(OUT)
-BOOK_SRC  := _config.yml _toc.yml $(wildcard book/*.md book/_ext/*.py book/_static/*)
+BOOK_SRC  := _config.yml _toc.yml $(wildcard book/*.md book/_ext/*.py book/_static/* bench/*.json)
 CODE_SRC  := $(sort $(wildcard ex2/*.py verify/*.py))
 HTML_OK   := $(BUILD)/html/.built
 PDF       := $(BUILD)/ex2-book.pdf
 PDF_HTML  := $(BUILD)/html/_static/ex2-book.pdf
 STATE     := $(BUILD)/.build-state
 TEX_PKGS  := texlive-xetex texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
-CHAPTERS  := intro q1 q2 q3 q4 theory provenance
+CHAPTERS  := intro q1 q2 q3 q4 theory performance provenance
 # jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 

@@ -79,6 +79,35 @@ def time_project_path(steps: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / steps
 
 
+VARIANTS = ("fp32", "fused_adam", "channels_last", "bf16_autocast")
+
+
+def time_variant(variant: str, steps: int, device: torch.device) -> float:
+    """Seconds per step of one candidate speed-up of the project path (same data, model, batches)."""
+    data = load_mnist().to(device)
+    model = fresh_model(device)
+    images = data.train_images
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=variant == "fused_adam")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=variant == "bf16_autocast")
+    batches = shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0))[:steps]
+    total = torch.zeros((), device=device)
+    start = time.perf_counter()
+    for idx in batches:
+        x = images[idx.to(device)]
+        with autocast:
+            out = model(x)
+        loss = F.l1_loss(out.float(), x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+    total.item()
+    return (time.perf_counter() - start) / steps
+
+
 def flops_per_step() -> int:
     model = fresh_model(torch.device("cpu")).train()
     x = torch.rand(BATCH, 1, 28, 28)
@@ -117,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="A/B pairs (default 3)")
     parser.add_argument("--steps", type=int, default=40, help="training steps per timing (default 40)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--variants", action="store_true",
+                        help="also time candidate speed-ups (fused Adam, channels_last, bf16 autocast)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -130,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         matmul.append(matmul_gflops(device))
         print(f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
               f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s")
+
+    variants = {v: [] for v in VARIANTS}
+    if args.variants:
+        for r in range(args.repeats):
+            for v in VARIANTS:
+                variants[v].append(time_variant(v, args.steps, device))
+            print(f"variants repeat {r + 1}/{args.repeats}: " +
+                  ", ".join(f"{v} {1e3 * t[-1]:.1f} ms" for v, t in variants.items()))
 
     flops = flops_per_step()
     a, b, mm = statistics.median(exercise), statistics.median(project), statistics.median(matmul)
@@ -148,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                    "project_step_gflops": step_gflops},
         "speedup_vs_exercise_pipeline": a / b,
         "step_fraction_of_matmul": step_gflops / mm,
+        "variants_ms_per_step": {v: [1e3 * t for t in ts] for v, ts in variants.items() if ts},
         "full_experiments_s": full_s,
         "full_experiments_missing_runs": missing,
     }

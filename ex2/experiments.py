@@ -28,6 +28,7 @@ from ex2.data import REPO_ROOT, MnistTensors, atomic_write_bytes, load_mnist, ra
 from ex2.models import Classifier, ConvAutoencoder
 
 CODE_FILES = ("data.py", "models.py", "train.py")
+MEASUREMENT_FILES = ("analysis.py", "report.py")  # also shape what `cached_json` stores
 SMOKE_MAX_BATCHES = 4
 
 
@@ -118,9 +119,9 @@ def config_dict(cfg: Config) -> dict:
     return asdict(cfg)
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(files: tuple[str, ...] = CODE_FILES) -> str:
     digest = hashlib.sha256()
-    for name in CODE_FILES:
+    for name in files:
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -255,3 +256,18 @@ def run(cfg: Config, log: Callable[[str], None] | None = None, force: bool = Fal
 def history_from_dict(d: dict) -> T.History:
     cls = T.ReconstructionHistory if d["loss_name"] == "L1" else T.ClassificationHistory
     return cls.from_dict(d)
+
+
+def cached_json(name: str, key: dict, compute: Callable[[], dict]) -> dict:
+    """A measurement on trained models (no training), cached like a run: `runs/<name>-<hash>.json`.
+
+    `key` must pin down everything the result depends on (typically the configs of the runs used).
+    """
+    blob = json.dumps({"key": key, "code": code_fingerprint(CODE_FILES + MEASUREMENT_FILES)},
+                      sort_keys=True, default=str)
+    path = runs_root() / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    write_json(path, result)
+    return result

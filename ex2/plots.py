@@ -87,3 +87,35 @@ def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figur
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def strip_plot(groups: dict[str, list[float]], ylabel: str, title: str = "") -> plt.Figure:
+    """Each method's values as dots (one per draw or seed), with the mean as a bar and ±1 std."""
+    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 3.4))
+    for i, (name, values) in enumerate(groups.items()):
+        v = np.asarray(values, dtype=float)
+        jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, v, color=f"C{i}", alpha=0.8, zorder=3)
+        ax.errorbar(i + 0.3, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="_", color=f"C{i}",
+                    markersize=18, capsize=4)
+    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    ax.set(ylabel=ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_2d(panels: dict[str, np.ndarray], labels: np.ndarray, title: str = "") -> plt.Figure:
+    """2-D embeddings side by side, points coloured by digit."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    for ax, (name, xy) in zip(axes[0], panels.items()):
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(points, ax=axes[0].tolist(), ticks=range(10), label="digit", shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -53,13 +53,43 @@ def q4_configs() -> dict[str, E.DecoderConfig]:
             "classifier": E.for_profile(E.DecoderConfig(encoder=q2_configs()["full"]))}
 
 
+SPREAD_DRAWS = 5  # seeded 100-image draws (subset seed = model seed = 0..4), the same for Q2 and Q3
+FULL_DATA_SEEDS = 3  # model seeds of the full-data runs
+
+
+def spread_configs(configs: dict) -> dict[str, list]:
+    """The chapter's two runs repeated: over subset draws (100 images) and over seeds (full data)."""
+    return {"subset": [replace(configs["subset"], subset_seed=k, seed=k) for k in range(SPREAD_DRAWS)],
+            "full": [replace(configs["full"], seed=k) for k in range(FULL_DATA_SEEDS)]}
+
+
+def q2_spread_configs() -> dict[str, list[E.ClassifierConfig]]:
+    return spread_configs(q2_configs())
+
+
+def q3_spread_configs() -> dict[str, list[E.HeadConfig]]:
+    return spread_configs(q3_configs())
+
+
+def all_configs(*groups: dict) -> list:
+    """Configs of several {name: config or [configs]} dicts, in order, without repeats."""
+    out = []
+    for group in groups:
+        for item in group.values():
+            for cfg in item if isinstance(item, list) else [item]:
+                if cfg not in out:
+                    out.append(cfg)
+    return out
+
+
 CHAPTERS: dict[str, Callable[[], list]] = {
     "intro": lambda: [],
     "q1": q1_configs,
-    "q2": lambda: list(q2_configs().values()),
-    "q3": lambda: list(q3_configs().values()),
+    "q2": lambda: all_configs(q2_configs(), q2_spread_configs()),
+    "q3": lambda: all_configs(q3_configs(), q3_spread_configs()),
     "q4": lambda: list(q4_configs().values()),
     "theory": lambda: [],
+    "performance": lambda: [],
     "provenance": lambda: [],
 }
 

@@ -1,0 +1,92 @@
+"""Measurements on trained models: baselines, latent-space geometry, shift robustness.
+
+Pure functions of tensors (no training here). The book's spread-over-seeds tables, the Q4 metric
+table and the shift curve are built from these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.metrics import silhouette_score
+from sklearn.neighbors import KNeighborsClassifier
+from torch import nn
+
+from ex2.report import class_spread, outputs
+
+
+def nearest_neighbour_accuracy(train_x: torch.Tensor, train_y: torch.Tensor,
+                               test_x: torch.Tensor, test_y: torch.Tensor, k: int = 1) -> float:
+    """k-NN classifier (Euclidean) on flattened inputs: fraction of test items classified right."""
+    knn = KNeighborsClassifier(n_neighbors=k)
+    knn.fit(train_x.reshape(len(train_x), -1).numpy(), train_y.numpy())
+    return float((knn.predict(test_x.reshape(len(test_x), -1).numpy()) == test_y.numpy()).mean())
+
+
+def latent_metrics(train_codes: torch.Tensor, train_labels: torch.Tensor,
+                   test_codes: torch.Tensor, test_labels: torch.Tensor, k: int = 5) -> dict[str, float]:
+    """Geometry of codes grouped by digit, measured on the test codes.
+
+    within/between/ratio: see `report.class_spread`; silhouette: sklearn's mean silhouette of the
+    digit labels (1: tight, separate clusters; 0: overlapping; < 0: mixed up); knn_accuracy: a k-NN
+    classifier fitted on the training codes, scored on the test codes.
+    """
+    spread = class_spread(test_codes, test_labels)
+    return {**spread,
+            "silhouette": float(silhouette_score(test_codes.numpy(), test_labels.numpy())),
+            "knn_accuracy": nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_labels, k=k)}
+
+
+def embed_2d(codes: torch.Tensor, method: str, seed: int = 0) -> np.ndarray:
+    """2-D embedding of codes for a scatter plot: "pca" or "tsne" (scikit-learn, seeded)."""
+    x = codes.numpy().astype(np.float64)
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        return TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(x)
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate [N, 1, H, W] images by (dy, dx) pixels, filling with 0 (the MNIST background)."""
+    out = torch.zeros_like(images)
+    h, w = images.shape[-2:]
+    src_y, dst_y = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    src_x, dst_x = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[..., dst_y, dst_x] = images[..., src_y, src_x]
+    return out
+
+
+def accuracy_under_shift(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                         max_shift: int = 4) -> list[float]:
+    """Test accuracy for shifts of 0..max_shift pixels, averaged over up, down, left and right."""
+    curve = []
+    for k in range(max_shift + 1):
+        moves = [(0, 0)] if k == 0 else [(k, 0), (-k, 0), (0, k), (0, -k)]
+        accs = [(outputs(model, shift_images(images, dy, dx)).argmax(1) == labels).float().mean().item()
+                for dy, dx in moves]
+        curve.append(sum(accs) / len(accs))
+    return curve
+
+
+def shift_consistency(model: nn.Module, images: torch.Tensor, max_offset: int = 1, seed: int = 0) -> float:
+    """How often two random small shifts of the same image get the same prediction.
+
+    As in Zhang (2019), "Making convolutional networks shift-invariant again": each image is shifted
+    twice by offsets drawn uniformly from [-max_offset, max_offset]^2, and the consistency is the
+    fraction of images whose two predicted classes agree.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    offsets = torch.randint(-max_offset, max_offset + 1, (2, len(images), 2), generator=gen)
+    preds = []
+    for pair in offsets:
+        shifted = torch.empty_like(images)
+        for dy in range(-max_offset, max_offset + 1):
+            for dx in range(-max_offset, max_offset + 1):
+                mask = (pair[:, 0] == dy) & (pair[:, 1] == dx)
+                if mask.any():
+                    shifted[mask] = shift_images(images[mask], dy, dx)
+        preds.append(outputs(model, shifted).argmax(1))
+    return (preds[0] == preds[1]).float().mean().item()
