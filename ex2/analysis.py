@@ -26,16 +26,20 @@ def nearest_neighbour_accuracy(train_x: torch.Tensor, train_y: torch.Tensor,
 
 
 def latent_metrics(train_codes: torch.Tensor, train_labels: torch.Tensor,
-                   test_codes: torch.Tensor, test_labels: torch.Tensor, k: int = 5) -> dict[str, float]:
+                   test_codes: torch.Tensor, test_labels: torch.Tensor, k: int = 5,
+                   silhouette_sample: int = 2000) -> dict[str, float]:
     """Geometry of codes grouped by digit, measured on the test codes.
 
     within/between/ratio: see `report.class_spread`; silhouette: sklearn's mean silhouette of the
-    digit labels (1: tight, separate clusters; 0: overlapping; < 0: mixed up); knn_accuracy: a k-NN
-    classifier fitted on the training codes, scored on the test codes.
+    digit labels (1: tight, separate clusters; 0: overlapping; < 0: mixed up), on a seeded sample of
+    `silhouette_sample` test codes (it costs O(n^2)); knn_accuracy: a k-NN classifier fitted on the
+    training codes, scored on the test codes.
     """
     spread = class_spread(test_codes, test_labels)
+    sample = min(silhouette_sample, len(test_codes))
     return {**spread,
-            "silhouette": float(silhouette_score(test_codes.numpy(), test_labels.numpy())),
+            "silhouette": float(silhouette_score(test_codes.numpy(), test_labels.numpy(),
+                                                 sample_size=sample, random_state=0)),
             "knn_accuracy": nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_labels, k=k)}
 
 

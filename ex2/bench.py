@@ -32,6 +32,7 @@ from ex2.data import REPO_ROOT, ensure_mnist, load_mnist, shuffled_batches
 from ex2.models import ConvAutoencoder
 
 BATCH = 256
+WARMUP = 3  # untimed steps first: allocator and kernel caches warm, as they are in a real epoch
 STEPS_PER_EPOCH = -(-60000 // BATCH)
 RESULTS = REPO_ROOT / "bench" / "results.json"
 
@@ -53,9 +54,10 @@ def time_exercise_pipeline(dataset, steps: int, device: torch.device) -> float:
     model = fresh_model(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     losses = []
-    start = time.perf_counter()
     for i, (x, _) in enumerate(loader):
-        if i == steps:
+        if i == WARMUP:
+            start = time.perf_counter()
+        if i == WARMUP + steps:
             break
         x = x.to(device)
         out = model(x)
@@ -70,12 +72,14 @@ def time_exercise_pipeline(dataset, steps: int, device: torch.device) -> float:
 def time_project_path(steps: int, device: torch.device) -> float:
     """Seconds per step of `train.train_one_epoch` on in-memory tensors (on the device)."""
     data = load_mnist().to(device)
-    model = fresh_model(device)
+    model = T.place_model(fresh_model(device), device)
     cfg = T.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
-    optimizer, schedule = T.make_optimizer(model, cfg, steps)
-    batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[:steps]
+    optimizer, schedule = T.make_optimizer(model, cfg, WARMUP + steps)
+    batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[:WARMUP + steps]
+    args = (model, optimizer, schedule, data.train_images, data.train_images, T.RECONSTRUCTION)
+    T.train_one_epoch(*args, batches[:WARMUP])
     start = time.perf_counter()
-    T.train_one_epoch(model, optimizer, schedule, data.train_images, data.train_images, T.RECONSTRUCTION, batches)
+    T.train_one_epoch(*args, batches[WARMUP:])
     return (time.perf_counter() - start) / steps
 
 
@@ -92,10 +96,12 @@ def time_variant(variant: str, steps: int, device: torch.device) -> float:
         images = images.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=variant == "fused_adam")
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=variant == "bf16_autocast")
-    batches = shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0))[:steps]
+    batches = shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0))[:WARMUP + steps]
     total = torch.zeros((), device=device)
-    start = time.perf_counter()
-    for idx in batches:
+    for i, idx in enumerate(batches):
+        if i == WARMUP:
+            total.item()
+            start = time.perf_counter()
         x = images[idx.to(device)]
         with autocast:
             out = model(x)

@@ -144,7 +144,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # fused: one kernel for the whole update instead of one per tensor (measured faster, `make bench`).
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     if cfg.lr_schedule == "cosine":
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * steps_per_epoch)
     else:
@@ -176,11 +177,27 @@ def train_one_epoch(model: nn.Module, optimizer, schedule, inputs: torch.Tensor,
     return loss_sum.item() / seen, correct.item() / units
 
 
+def prefers_channels_last(model: nn.Module, device: torch.device) -> bool:
+    """On the CPU, the 16-channel (and wider) conv stacks train ~25 % faster in channels_last
+    memory layout, the 4-channel ones ~30 % slower (`make bench --variants` and the Performance
+    appendix); on other devices we keep the default layout."""
+    widths = [m.base_channels for m in model.modules() if hasattr(m, "base_channels")]
+    return device.type == "cpu" and bool(widths) and min(widths) >= 16
+
+
+def place_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move the model to the training device, in the memory layout that trains fastest there."""
+    model.to(device)
+    if prefers_channels_last(model, device):
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
 def fit(model: nn.Module, train_inputs: torch.Tensor, train_targets: torch.Tensor,
         test_inputs: torch.Tensor, test_targets: torch.Tensor, objective: Objective,
         cfg: TrainConfig, log: Callable[[str], None] | None = print, desc: str = "train") -> History:
     """Train for `cfg.epochs`, evaluating on the test split after each; returns the history."""
-    model.to(train_inputs.device)
+    place_model(model, train_inputs.device)
     steps_per_epoch = cfg.passes_per_epoch * -(-len(train_inputs) // cfg.batch_size)
     steps_per_epoch = min(steps_per_epoch, cfg.max_batches or steps_per_epoch)
     optimizer, schedule = make_optimizer(model, cfg, steps_per_epoch)

@@ -107,3 +107,14 @@ def test_passes_per_epoch_repeats_the_data_within_an_epoch(small_mnist):
     history = T.train_classifier(model, small_mnist, T.TrainConfig(2, 1e-3, 10, passes_per_epoch=3),
                                  subset=subset, log=None)
     assert sum(seen) == 2 * 3 * 20 and len(history.test_loss) == 2
+
+
+def test_memory_layout_follows_the_measured_rule():
+    cpu = torch.device("cpu")
+    wide, narrow = T.place_model(ConvAutoencoder(16, 4), cpu), T.place_model(ConvAutoencoder(4, 4), cpu)
+    wide_w = wide.encoder.features[1][0].weight
+    narrow_w = narrow.encoder.features[1][0].weight
+    assert wide_w.is_contiguous(memory_format=torch.channels_last) and not wide_w.is_contiguous()
+    assert narrow_w.is_contiguous()
+    assert not T.prefers_channels_last(torch.nn.Linear(16, 10), cpu)
+    assert not T.prefers_channels_last(ConvAutoencoder(16, 4), torch.device("cuda"))
