@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on build machines; notebooks still show the returned figures
-
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # no backend forced: notebooks keep their inline backend and show figures
 import numpy as np
 import torch
 from sklearn.metrics import ConfusionMatrixDisplay

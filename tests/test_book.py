@@ -135,6 +135,19 @@ def test_images_links_and_scripts_are_local(built_book):
                 assert target.exists(), f"{docname}: broken link {href!r}"
 
 
+# Figures each page must show (curves, image grids, confusion matrices, heatmaps, plots): a page
+# whose figures silently fail to display would otherwise still build.
+MIN_FIGURES = {"book/q1_autoencoder": 2, "book/q2_classifier": 4, "book/q3_pretrained": 3,
+               "book/q4_task_specific": 4, "book/theory": 2, "book/performance": 1}
+
+
+def test_every_chapter_shows_its_figures(built_book):
+    html = built_book / "html"
+    for docname, minimum in MIN_FIGURES.items():
+        imgs = [src for src in refs_of(html / f"{docname}.html").imgs if "_images/" in src]
+        assert len(imgs) >= minimum, f"{docname}: {len(imgs)} figures, expected at least {minimum}"
+
+
 def test_mathjax_is_served_locally(built_book):
     html = built_book / "html"
     page = html / "book" / "intro.html"
