@@ -45,7 +45,7 @@ PDF       := $(BUILD)/ex2-book.pdf
 PDF_HTML  := $(BUILD)/html/_static/ex2-book.pdf
 STATE     := $(BUILD)/.build-state
 TEX_PKGS  := texlive-xetex texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
-CHAPTERS  := intro q1 q2 q3 q4 theory performance provenance
+CHAPTERS  := intro q1 q2 q3 q4 labels100 theory performance provenance
 # jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 

