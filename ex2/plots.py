@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from sklearn.metrics import ConfusionMatrixDisplay
 
+from ex2.report import mean_std
 from ex2.train import History
 
 
@@ -92,7 +93,8 @@ def strip_plot(groups: dict[str, list[float]], ylabel: str, title: str = "") -> 
         v = np.asarray(values, dtype=float)
         jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
         ax.scatter(i + jitter, v, color=f"C{i}", alpha=0.8, zorder=3)
-        ax.errorbar(i + 0.3, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="_", color=f"C{i}",
+        mean, std = mean_std(v)
+        ax.errorbar(i + 0.3, mean, yerr=std, fmt="_", color=f"C{i}",
                     markersize=18, capsize=4)
     ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
     ax.set(ylabel=ylabel)

@@ -137,6 +137,12 @@ def examples_per_digit(data: MnistTensors, per_digit: int, seed: int = 0) -> tor
     return torch.cat(picks)
 
 
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of a list of numbers."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
 def markdown_table(headers: list[str], rows: list[list]) -> str:
     def cell(v):
         return f"{v:.4f}" if isinstance(v, float) else str(v)

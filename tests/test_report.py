@@ -54,3 +54,8 @@ def test_chapter_configs_share_the_subset_and_the_pretrained_encoder():
     assert q3["full"].encoder == report.pretrained_autoencoder() == q4["autoencoder"].encoder
     assert q4["classifier"].encoder == q2["full"]
     assert q2["subset"].seed == q2["full"].seed and q2["subset"] != q2["full"]  # a fresh run, not a continuation
+
+
+def test_mean_std_uses_the_sample_deviation_and_handles_one_value():
+    assert report.mean_std([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
+    assert report.mean_std([5.0]) == (5.0, 0.0)
