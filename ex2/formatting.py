@@ -1,0 +1,105 @@
+"""How the book prints a number, and its tables. One place decides every format.
+
+- accuracies are percentages with 2 decimals (`pct`), given as fractions in [0, 1];
+- L1 losses 4 decimals (`l1`); seconds at most 1 decimal (`seconds`); counts as integers (`count`);
+- a mean ± sample std over draws or seeds (`mean_std`, `pm`).
+
+Tables are MyST list-tables: unlike pipe tables they fix column widths in the PDF, so headers do
+not hyphenate mid-word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of a list of numbers."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def pct(fraction: float) -> str:
+    """An accuracy (a fraction) as a percentage: 0.99071 -> '99.07 %'."""
+    return f"{100 * fraction:.2f} %"
+
+
+def points(fraction_difference: float) -> str:
+    """A difference of two accuracies in percentage points, signed: '+3.20 points'."""
+    return f"{100 * fraction_difference:+.2f} points"
+
+
+def l1(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
+
+
+def count(value) -> str:
+    """An integer with thousands separators: 60000 -> '60,000'."""
+    return f"{int(round(value)):,}"
+
+
+def ratio(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def pm(values, scale: float = 100.0, decimals: int = 2) -> str:
+    """Mean ± std of values (fractions by default, printed as percentages without the sign)."""
+    m, s = mean_std(np.asarray(values, dtype=float) * scale)
+    return f"{m:.{decimals}f} ± {s:.{decimals}f}"
+
+
+def cell(value) -> str:
+    """A table cell: strings as they are, integers as integers, other floats with 4 significant digits."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
+        return count(value)
+    return f"{value:.4g}"
+
+
+def escape(text: str) -> str:
+    """Backslash-escape Markdown punctuation that would otherwise format (|, _, *, <, ...)."""
+    return re.sub(r"([\\`*_\[\]<>|#~])", r"\\\1", text)
+
+
+def table(headers: list[str], rows: list[list], widths: list[int] | None = None, caption: str = "",
+          label: str = "") -> str:
+    """A MyST list-table (numbered when it has a caption), cells formatted by `cell`."""
+    fence = "`" * 4
+    lines = [f"{fence}{{list-table}} {caption}".rstrip(), ":header-rows: 1"]
+    if label:
+        lines.append(f":name: {label}")
+    if widths:
+        lines.append(":widths: " + " ".join(map(str, widths)))
+    lines.append("")
+    for row in [headers, *rows]:
+        lines += [("* - " if i == 0 else "  - ") + (cell(v) or " ") for i, v in enumerate(row)]
+    return "\n".join(lines + [fence])
+
+
+def tex(value: float) -> str:
+    """A number as LaTeX: 0, 7, 3.75, 1.78\\times 10^{-15}."""
+    v = float(value)
+    if math.isnan(v):
+        return r"\mathrm{NaN}"
+    if math.isinf(v):
+        return r"\infty"
+    if v == 0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e6:
+        return str(int(v))
+    if 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa}\times {power}"
