@@ -40,7 +40,12 @@ class Claim:
 
     @property
     def holds(self) -> bool:
-        return bool(eval(self.condition, {"__builtins__": SAFE_FUNCTIONS}, dict(self.values)))
+        """The condition on the values; one that cannot be evaluated (an empty list, a division
+        by zero in a degenerate smoke build) does not hold."""
+        try:
+            return bool(eval(self.condition, {"__builtins__": SAFE_FUNCTIONS}, dict(self.values)))
+        except (ArithmeticError, ValueError, TypeError, IndexError):
+            return False
 
     @property
     def question(self) -> str:

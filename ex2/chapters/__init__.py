@@ -102,6 +102,14 @@ def all_measurements() -> list[Measurement]:
     return [m for name in CHAPTERS for m in measurements_of(name)]
 
 
+def all_claims() -> list:
+    """Every checked claim of the book, chapter by chapter (from the cached results)."""
+    from ex2.chapters import performance
+
+    claims = [c for name in WITH_EXPERIMENTS for c in module(name).results().claims]
+    return claims + performance.claims(performance.load())
+
+
 def rerun(name: str, log=print) -> list:
     """Retrain a chapter's own runs (upstream runs come from the cache) and recompute its cached
     measurements."""

@@ -10,6 +10,7 @@ from ex2 import formatting
 from ex2.chapters import runs as R
 from ex2.claims import Claim
 from ex2.config import profile
+from ex2.data import load_mnist
 from ex2.measurements import latent_geometry
 
 METRICS = ("within", "between", "ratio", "silhouette", "knn_accuracy")
@@ -37,6 +38,7 @@ class Latent:
     pca: dict[str, np.ndarray]
     tsne: dict[str, np.ndarray]
     embed_n: int
+    labels: np.ndarray  # test labels, in the order of the codes
     numbers: dict[str, str]
     claims: list[Claim]
 
@@ -54,6 +56,7 @@ def results() -> Latent:
         {k: np.asarray(m["pca"]) for k, m in measured.items()},
         {k: np.asarray(m["tsne"]) for k, m in measured.items()},
         embed_n(),
+        load_mnist().test_labels.numpy(),
         numbers,
         [local_not_global_claim(metrics)],
     )

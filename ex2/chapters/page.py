@@ -7,11 +7,12 @@ Numbers are glued as Markdown strings already formatted by `ex2.formatting`, so 
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 from IPython.display import Markdown
 from myst_nb import glue
 
 from ex2 import formatting
-from ex2.claims import Claim, by_id, enforce
+from ex2.claims import Claim, by_id, enforce, short
 
 
 def claim_key(claim_id: str) -> str:
@@ -26,6 +27,12 @@ def publish(numbers: dict[str, str], claims: list[Claim] = ()) -> None:
     for claim in by_id(list(claims)).values():
         glue(claim_key(claim.id), Markdown(claim.text), display=False)
     enforce(list(claims))
+
+
+def figure(key: str, fig) -> None:
+    """Glue a figure for a `glue:figure` directive (numbered caption, alt text) and close it."""
+    glue(key, fig, display=False)
+    plt.close(fig)
 
 
 def table(headers, rows, widths=None, caption="", label="") -> Markdown:
@@ -52,10 +59,3 @@ def claims_table(claims: list[Claim], caption: str = "", label: str = "") -> Mar
         ["claim", "measured", "condition", "result"], rows, [20, 40, 30, 10], caption, label
     )
 
-
-def short(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(short(v) for v in value) + "]"
-    return str(value)

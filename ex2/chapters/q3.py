@@ -78,6 +78,10 @@ def describe(q2, q3, acc) -> dict[str, str]:
         numbers[f"q2_{key}_seconds"] = formatting.seconds(q2[key].train_seconds)
     for (who, part), values in acc.items():
         numbers[f"q3_spread_{who}_{part}"] = formatting.pm(values) + " %"
+    for part in ("subset", "full"):
+        mean, std, wins = paired(acc[("q3", part)], acc[("q2", part)])
+        numbers[f"q3_gain_{part}"] = f"{100 * mean:+.2f} ± {100 * std:.2f} points"
+        numbers[f"q3_wins_{part}"] = f"{wins} of {len(acc[('q3', part)])}"
     numbers["q3_draws"] = str(len(acc[("q2", "subset")]))
     numbers["q3_seeds"] = str(len(acc[("q2", "full")]))
     return numbers
