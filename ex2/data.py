@@ -197,7 +197,7 @@ def ensure_mnist(root: Path | None = None, verify_hash: bool = False) -> Path:
     root = Path(root or data_root())
     check_layout(root)
     if missing_files(root):
-        with writing(root), locked(root, on_wait=lambda message: print(message, file=sys.stderr)):
+        with writing(root), locked(root / ".lock", on_wait=lambda m: print(m, file=sys.stderr)):
             for folder in (raw_dir(root), root / "wheels"):
                 remove_stale_temps(folder)  # leftovers of killed writes
             if missing_files(root):  # another process may have built them while we waited

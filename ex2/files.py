@@ -6,8 +6,9 @@ creation to rename; the kernel drops that lock when the writer dies, `kill -9` i
 the rule of `remove_stale_temps`: a temp is stale when nobody holds its lock and it is older than
 `STALE_AFTER_S` seconds (the age covers the instant between creating a temp and locking it).
 
-Locks are advisory (`flock`), per open file: two `locked` blocks on the same folder exclude each
-other even inside one process, so never nest them on one folder.
+`locked(path)` holds an exclusive `flock` on the lock file `path` (a folder's lock is, by
+convention, `folder/.lock`). Locks are advisory and per open file: two `locked` blocks on the same
+path exclude each other even inside one process, so never nest them on one path.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STALE_AFTER_S = 5.0
-LOCK_NAME = ".lock"
 
 
 def is_temp_name(name: str) -> bool:
@@ -95,10 +95,10 @@ def _remove_if_unlocked(path: Path) -> bool:
         os.close(fd)
 
 
-def remove_stale_temps(folder: Path, older_than: float = STALE_AFTER_S) -> list[Path]:
+def remove_stale_temps(folder: Path, min_age_s: float = STALE_AFTER_S) -> list[Path]:
     """Delete the temps in `folder` left by killed writers; return what was deleted.
 
-    Stale = unlocked and not modified for `older_than` seconds. A temp that cannot be deleted
+    Stale = unlocked and not modified for `min_age_s` seconds. A temp that cannot be deleted
     (read-only folder) is left alone: it is never read, only in the way of nothing.
     """
     folder = Path(folder)
@@ -110,7 +110,7 @@ def remove_stale_temps(folder: Path, older_than: float = STALE_AFTER_S) -> list[
         if not is_temp_name(path.name):
             continue
         try:
-            if now - path.lstat().st_mtime < older_than or path.is_symlink():
+            if now - path.lstat().st_mtime < min_age_s or path.is_symlink():
                 continue
             if _remove_if_unlocked(path):
                 removed.append(path)
@@ -121,24 +121,23 @@ def remove_stale_temps(folder: Path, older_than: float = STALE_AFTER_S) -> list[
 
 
 @contextmanager
-def locked(folder: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[Path]:
-    """Hold the lock of `folder` (the file `folder/.lock`, created if needed); yield the folder.
+def locked(path: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """Hold the lock file `path` (created, with its folder, if needed); yield `path`.
 
     Blocks while another process holds it; `on_wait(message)` is called once before blocking.
     The lock file is never deleted: deleting it would let two processes lock two different files.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / LOCK_NAME
-    with open(lock_path, "a+") as f:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if on_wait is not None:
-                on_wait(f"waiting for another process ({_holder(lock_path)}) holding {lock_path}")
+                on_wait(f"waiting for another process ({_holder(path)}) holding {path}")
             fcntl.flock(f, fcntl.LOCK_EX)
         _record_holder(f)
-        yield folder  # the lock goes with the file's close
+        yield path  # the lock goes with the file's close
 
 
 def _record_holder(f) -> None:

@@ -31,11 +31,11 @@ import sys, time
 from pathlib import Path
 from ex2.files import locked
 
-folder = Path(sys.argv[1])
-with locked(folder):
+lock = Path(sys.argv[1])
+with locked(lock):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
-    (folder / "released").write_text("x")
+    (lock.parent / "released").write_text("x")
 """
 
 # Opens a scratch folder with `temp_folder` and stays inside it.
@@ -105,7 +105,7 @@ def test_killed_write_keeps_old_file_and_its_temp_is_removed_once_stale(tmp_path
         [temp] = temps(tmp_path)
         assert temp.name.startswith(".file.") and temp.read_bytes() == b"new" * 1000
         age(temp, 60)
-        assert F.remove_stale_temps(tmp_path, older_than=0) == []  # its writer is alive
+        assert F.remove_stale_temps(tmp_path, min_age_s=0) == []  # its writer is alive
     finally:
         kill_9(writer)
     assert target.read_bytes() == b"old"
@@ -147,31 +147,32 @@ def test_temp_folder_is_removed_on_exit(tmp_path):
 
 
 def test_second_process_waits_for_the_lock_and_is_told_once(tmp_path):
-    folder = tmp_path / "run"
-    holder = start(LOCK_HOLDER, folder, 1.5)
+    lock = tmp_path / "locks" / "run.lock"
+    holder = start(LOCK_HOLDER, lock, 1.5)
     messages = []
-    with F.locked(folder, on_wait=messages.append) as got:
-        assert got == folder
-        assert (folder / "released").exists()  # we got in only after the holder was done
+    with F.locked(lock, on_wait=messages.append) as got:
+        assert got == lock
+        assert (lock.parent / "released").exists()  # we got in only after the holder was done
     assert holder.wait(timeout=30) == 0
     assert len(messages) == 1
     assert "waiting for another process" in messages[0] and f"pid {holder.pid}" in messages[0]
-    assert str(folder / F.LOCK_NAME) in messages[0]
+    assert str(lock) in messages[0]
 
 
-def test_uncontended_lock_does_not_wait(tmp_path):
+def test_uncontended_lock_does_not_wait_and_its_file_stays(tmp_path):
+    lock = tmp_path / "new" / "folder" / ".lock"
     messages = []
-    with F.locked(tmp_path / "new" / "folder", on_wait=messages.append):
-        assert (tmp_path / "new" / "folder" / F.LOCK_NAME).exists()
-    with F.locked(tmp_path / "new" / "folder", on_wait=messages.append):
+    with F.locked(lock, on_wait=messages.append):
+        assert lock.is_file()
+    with F.locked(lock, on_wait=messages.append):
         pass
-    assert messages == []
+    assert messages == [] and lock.is_file()
 
 
 def test_lock_of_a_killed_holder_is_free(tmp_path):
-    holder = start(LOCK_HOLDER, tmp_path, 120)
+    holder = start(LOCK_HOLDER, tmp_path / ".lock", 120)
     kill_9(holder)
     messages = []
-    with F.locked(tmp_path, on_wait=messages.append):
+    with F.locked(tmp_path / ".lock", on_wait=messages.append):
         pass
     assert messages == [] and not (tmp_path / "released").exists()
