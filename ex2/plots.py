@@ -67,8 +67,15 @@ def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
         ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
         for (i, j), v in np.ndenumerate(share):
             if v >= 1:
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
-                        color="white" if v > 60 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > 60 else "black",
+                )
         ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit")
         ax.tick_params(labelsize=8)
         ax.set_title(title, fontsize=9)
@@ -103,8 +110,9 @@ def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figur
     return fig
 
 
-def strip_plot(groups: dict[str, list[float]], ylabel: str, title: str = "",
-               scale: float = 1.0) -> plt.Figure:
+def strip_plot(
+    groups: dict[str, list[float]], ylabel: str, title: str = "", scale: float = 1.0
+) -> plt.Figure:
     """Each method's values (times `scale`) as dots, one per draw or seed, with the mean as a bar
     and ±1 std."""
     fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 3.4))
@@ -148,15 +156,22 @@ def accuracy_curve(accuracies: list[float], xlabel: str) -> plt.Figure:
     return fig
 
 
-def bars_with_dots(groups: dict[str, list[float]], ylabel: str, line: float | None = None,
-                   scale: float = 100.0) -> plt.Figure:
+def bars_with_dots(
+    groups: dict[str, list[float]], ylabel: str, line: float | None = None, scale: float = 100.0
+) -> plt.Figure:
     """Mean ± std bars of several methods, each draw as a black dot (values times `scale`)."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     values = [scale * np.asarray(v, dtype=float) for v in groups.values()]
     means = [v.mean() for v in values]
     stds = [mean_std(v)[1] for v in values]
-    ax.bar(range(len(values)), means, yerr=stds, capsize=4, alpha=0.8,
-           color=[f"C{i}" for i in range(len(values))])
+    ax.bar(
+        range(len(values)),
+        means,
+        yerr=stds,
+        capsize=4,
+        alpha=0.8,
+        color=[f"C{i}" for i in range(len(values))],
+    )
     for i, v in enumerate(values):
         ax.scatter([i] * len(v), v, color="black", s=8, zorder=3)
     ax.set_xticks(range(len(values)), list(groups), fontsize=8)

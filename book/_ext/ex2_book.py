@@ -57,12 +57,16 @@ class RootPageAsChapter(SphinxPostTransform):
     formats = ("latex",)
 
     def run(self, **kwargs) -> None:
-        if self.config.root_doc != self.env.docname or getattr(self.config, "use_jupyterbook_latex", False):
+        if self.config.root_doc != self.env.docname or getattr(
+            self.config, "use_jupyterbook_latex", False
+        ):
             return
         root = next((c for c in self.document.children if isinstance(c, nodes.section)), None)
         if root is None or not root.children or not isinstance(root[0], nodes.title):
             return
-        if not any(isinstance(n, addnodes.start_of_file) for n in root.findall(addnodes.start_of_file)):
+        if not any(
+            isinstance(n, addnodes.start_of_file) for n in root.findall(addnodes.start_of_file)
+        ):
             return  # not the assembled book
         chapter = nodes.section("", ids=["ex2-root-chapter"], names=[])
         chapter += root[0].deepcopy()
@@ -73,8 +77,12 @@ class RootPageAsChapter(SphinxPostTransform):
                 wrappers.append(child)
                 continue
             # toctrees appended to the root page's last section belong after the new chapter
-            for inner in [n for n in child.findall(nodes.compound) if is_toctree_wrapper(n)
-                          and not any(isinstance(a, addnodes.start_of_file) for a in _ancestors(n, child))]:
+            for inner in [
+                n
+                for n in child.findall(nodes.compound)
+                if is_toctree_wrapper(n)
+                and not any(isinstance(a, addnodes.start_of_file) for a in _ancestors(n, child))
+            ]:
                 inner.parent.remove(inner)
                 wrappers.append(inner)
             chapter += child

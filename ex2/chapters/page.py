@@ -58,4 +58,3 @@ def claims_table(claims: list[Claim], caption: str = "", label: str = "") -> Mar
     return table(
         ["claim", "measured", "condition", "result"], rows, [20, 40, 30, 10], caption, label
     )
-

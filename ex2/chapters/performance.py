@@ -43,10 +43,17 @@ def rows(results: dict[str, dict]) -> list[list]:
     for name, r in results.items():
         m = r["median"]
         machine = r["machine"]["device"] if name == "GPU" else r["machine"]["cpu"]
-        out.append([f"{name} ({machine})", f"{m['exercise_ms_per_step']:.1f}",
-                    f"{m['project_ms_per_step']:.1f}", f"{r['speedup_vs_exercise_pipeline']:.2f}",
-                    f"{m['project_step_gflops']:.1f}", f"{m['matmul_gflops']:.0f}",
-                    f"{r['step_fraction_of_matmul']:.2f}"])
+        out.append(
+            [
+                f"{name} ({machine})",
+                f"{m['exercise_ms_per_step']:.1f}",
+                f"{m['project_ms_per_step']:.1f}",
+                f"{r['speedup_vs_exercise_pipeline']:.2f}",
+                f"{m['project_step_gflops']:.1f}",
+                f"{m['matmul_gflops']:.0f}",
+                f"{r['step_fraction_of_matmul']:.2f}",
+            ]
+        )
     return out
 
 
@@ -58,7 +65,9 @@ def variant_medians(results: dict[str, dict]) -> dict[str, float]:
 def variant_rows(results) -> list[list]:
     medians = variant_medians(results)
     base = medians.get("fp32")
-    return [[name, f"{ms:.1f}", f"{base / ms:.2f}×" if base else "–"] for name, ms in medians.items()]
+    return [
+        [name, f"{ms:.1f}", f"{base / ms:.2f}×" if base else "–"] for name, ms in medians.items()
+    ]
 
 
 def claims(results) -> list[Claim]:
@@ -66,15 +75,26 @@ def claims(results) -> list[Claim]:
     if not {"fp32", "channels_last", "bf16_autocast", "fused_adam"} <= set(v):
         return []
     return [
-        Claim("performance.channels_last", f"`channels_last` memory layout is kept for the 16-channel "
-              f"models: {v['channels_last']:.1f} against {v['fp32']:.1f} ms per step.",
-              "channels_last < fp32", {"channels_last": v["channels_last"], "fp32": v["fp32"]}),
-        Claim("performance.fused_adam", f"Fused Adam is kept: {v['fused_adam']:.1f} against "
-              f"{v['fp32']:.1f} ms per step.", "fused_adam < fp32",
-              {"fused_adam": v["fused_adam"], "fp32": v["fp32"]}),
-        Claim("performance.bf16", f"bfloat16 autocast is faster than plain fp32 "
-              f"({v['bf16_autocast']:.1f} against {v['fp32']:.1f} ms per step) but not faster than "
-              f"`channels_last` alone ({v['channels_last']:.1f} ms), and it lowers the precision of "
-              "every result: it is not kept.", "bf16 < fp32 and bf16 >= channels_last",
-              {"bf16": v["bf16_autocast"], "fp32": v["fp32"], "channels_last": v["channels_last"]}),
+        Claim(
+            "performance.channels_last",
+            f"`channels_last` memory layout is kept for the 16-channel "
+            f"models: {v['channels_last']:.1f} against {v['fp32']:.1f} ms per step.",
+            "channels_last < fp32",
+            {"channels_last": v["channels_last"], "fp32": v["fp32"]},
+        ),
+        Claim(
+            "performance.fused_adam",
+            f"Fused Adam is kept: {v['fused_adam']:.1f} against {v['fp32']:.1f} ms per step.",
+            "fused_adam < fp32",
+            {"fused_adam": v["fused_adam"], "fp32": v["fp32"]},
+        ),
+        Claim(
+            "performance.bf16",
+            f"bfloat16 autocast is faster than plain fp32 "
+            f"({v['bf16_autocast']:.1f} against {v['fp32']:.1f} ms per step) but not faster than "
+            f"`channels_last` alone ({v['channels_last']:.1f} ms), and it lowers the precision of "
+            "every result: it is not kept.",
+            "bf16 < fp32 and bf16 >= channels_last",
+            {"bf16": v["bf16_autocast"], "fp32": v["fp32"], "channels_last": v["channels_last"]},
+        ),
     ]

@@ -50,8 +50,9 @@ def cpu_name() -> str:
 
 def commit() -> str:
     try:
-        run = lambda *a: subprocess.run(["git", *a], cwd=data.REPO_ROOT, capture_output=True,
-                                        text=True, check=True).stdout.strip()
+        run = lambda *a: subprocess.run(
+            ["git", *a], cwd=data.REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
         head = run("rev-parse", "--short", "HEAD")
         return head + (" with uncommitted changes" if run("status", "--porcelain") else " (clean)")
     except (OSError, subprocess.CalledProcessError):
@@ -61,24 +62,40 @@ def commit() -> str:
 def build_rows() -> list[list[str]]:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)"
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    rows = [["build date", now], ["git commit", commit()], ["profile (EX2_PROFILE)", profile()],
-            ["Python", platform.python_version()]]
+    rows = [
+        ["build date", now],
+        ["git commit", commit()],
+        ["profile (EX2_PROFILE)", profile()],
+        ["Python", platform.python_version()],
+    ]
     rows += [[name, package_version(name)] for name in PACKAGES]
-    return rows + [["CPU", cpu_name()], ["CPU threads (logical)", str(os.cpu_count())],
-                   ["GPU", gpu], ["training device", str(train.default_device())]]
+    return rows + [
+        ["CPU", cpu_name()],
+        ["CPU threads (logical)", str(os.cpu_count())],
+        ["GPU", gpu],
+        ["training device", str(train.default_device())],
+    ]
 
 
 def data_rows() -> list[list[str]]:
     """Each data file with its size and full SHA-256, checked now (the build fails on a mismatch)."""
     root = data.ensure_mnist(verify_hash=True)
     wheel = root / "wheels" / data.WHEEL_FILENAME
-    rows = [[f"`{name}`", formatting.count(size), f"`{digest}`"]
-            for name, (size, digest) in data.IDX_FILES.items()]
+    rows = [
+        [f"`{name}`", formatting.count(size), f"`{digest}`"]
+        for name, (size, digest) in data.IDX_FILES.items()
+    ]
     if wheel.exists():
         if data.sha256_of(wheel) != data.WHEEL_SHA256:
             raise data.DataError(f"{wheel} does not match its pinned SHA-256: delete it")
-        rows.insert(0, [f"`{data.WHEEL_FILENAME}`", formatting.count(wheel.stat().st_size),
-                        f"`{data.WHEEL_SHA256}`"])
+        rows.insert(
+            0,
+            [
+                f"`{data.WHEEL_FILENAME}`",
+                formatting.count(wheel.stat().st_size),
+                f"`{data.WHEEL_SHA256}`",
+            ],
+        )
     return rows
 
 
@@ -89,11 +106,21 @@ def run_rows() -> tuple[list[list], float]:
     for cfg in chapters.all_runs():
         result = experiments.run(cfg)
         total += result.train_seconds
-        rows.append([owner.get(cfg, "–"), cfg.label, cfg.epochs, f"`{result.run_dir.name}`",
-                     formatting.seconds(result.train_seconds)])
+        rows.append(
+            [
+                owner.get(cfg, "–"),
+                cfg.label,
+                cfg.epochs,
+                f"`{result.run_dir.name}`",
+                formatting.seconds(result.train_seconds),
+            ]
+        )
     return rows, total
 
 
 def measurement_rows() -> list[list]:
-    return [[name, m.function.__name__, f"`{m.name}`"]
-            for name in chapters.CHAPTERS for m in chapters.measurements_of(name)]
+    return [
+        [name, m.function.__name__, f"`{m.name}`"]
+        for name in chapters.CHAPTERS
+        for m in chapters.measurements_of(name)
+    ]

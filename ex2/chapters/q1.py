@@ -103,7 +103,9 @@ def describe(trained, final, quality) -> tuple[dict, list[Claim]]:
         numbers[f"q1_latent_effect_c{c}"] = f"{100 * v:+.1f} %"
     for d, v in channels.items():
         numbers[f"q1_channel_effect_d{d}"] = f"{100 * v:+.1f} %"
-    numbers["q1_receptive_field"] = str(analysis.receptive_fields(trained[(16, 16)].model.encoder)[-1])
+    numbers["q1_receptive_field"] = str(
+        analysis.receptive_fields(trained[(16, 16)].model.encoder)[-1]
+    )
     numbers["q1_worst_over_best"] = formatting.ratio(l1[(4, 4)] / l1[(16, 16)])
     claims = [
         latent_claim(latent),
@@ -120,10 +122,13 @@ def describe(trained, final, quality) -> tuple[dict, list[Claim]]:
 def any_pair_claim() -> Claim:
     shapes = [(row[2], row[3]) for row in shape_rows()]
     expected = [(f"2×{d}", "2×1×28×28") for _, d in SHAPE_GRID]
-    text = (f"All {len(SHAPE_GRID)} pairs of the grid build, map a batch of two images to codes of "
-            "shape $2 \\times d$ and reconstruct images of the input's shape.")
-    return Claim("q1.a.any_pair", text, "shapes == expected",
-                 {"shapes": shapes, "expected": expected})
+    text = (
+        f"All {len(SHAPE_GRID)} pairs of the grid build, map a batch of two images to codes of "
+        "shape $2 \\times d$ and reconstruct images of the input's shape."
+    )
+    return Claim(
+        "q1.a.any_pair", text, "shapes == expected", {"shapes": shapes, "expected": expected}
+    )
 
 
 def latent_claim(latent) -> Claim:
@@ -261,7 +266,14 @@ def final_rows(trained: dict[tuple[int, int], RunResult]) -> list[list]:
     rows = []
     for (c, d), r in trained.items():
         f = r.final
-        rows.append([c, d, formatting.l1(f["test_l1"]), formatting.l1(f["train_l1"]),
-                     formatting.pct(f["test_pixel_accuracy"]),
-                     formatting.seconds(f["seconds_per_epoch"])])
+        rows.append(
+            [
+                c,
+                d,
+                formatting.l1(f["test_l1"]),
+                formatting.l1(f["train_l1"]),
+                formatting.pct(f["test_pixel_accuracy"]),
+                formatting.seconds(f["seconds_per_epoch"]),
+            ]
+        )
     return rows
