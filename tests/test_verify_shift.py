@@ -43,9 +43,9 @@ def test_the_claims_of_the_corrected_theory_are_there(claims):
     """k | N for pooling and the CNN, circular padding only for 2p = d(K-1), the FC head."""
     fails = {i for i, r in claims.items() if r.expect == "fails"}
     assert {
-        "T2c.max_pool_multiples_k_not_dividing_n",
-        "T2c.avg_pool_multiples_k_not_dividing_n",
-        "T2d.cnn_multiples_stride_not_dividing_n",
+        "T2c.max_pool_k_not_dividing_n",
+        "T2c.avg_pool_k_not_dividing_n",
+        "T2d.cnn_stride_not_dividing_n",
         "T1.circular_stride2_odd_shifts",
         "T1.circular_shorter_output",
         "T1.circular_longer_output",
@@ -72,7 +72,7 @@ def test_pooling_counterexample_data_is_a_real_counterexample(claims):
 
 def test_pooling_with_k_not_dividing_n_breaks_every_multiple_of_k(claims):
     for name in ("max", "avg"):
-        r = claims[f"T2c.{name}_pool_multiples_k_not_dividing_n"]
+        r = claims[f"T2c.{name}_pool_k_not_dividing_n"]
         assert r.data["input"].shape[-1] == 13
         assert set(r.data["violation_by_shift"]) == {(2,), (4,), (6,)}
         assert min(r.data["violation_by_shift"].values()) > 0.1

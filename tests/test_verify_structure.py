@@ -37,9 +37,9 @@ def test_every_structure_claim_passes():
     assert not failed, "\n".join(failed)
     assert [r.id for r in results] == list(stc.STRUCTURE_CASES)
     expect = {r.id: r.expect for r in results}
-    assert expect["T3c.conv2d_stride_h_not_block_toeplitz"] == "fails"
-    assert expect["T3c.conv2d_stride_w_blocks_not_toeplitz"] == "fails"
-    assert expect["T3c.conv2d_stride_rows_both"] == "holds"
+    assert expect["T3c.stride_h_not_block_toeplitz"] == "fails"
+    assert expect["T3c.stride_w_blocks_not_toeplitz"] == "fails"
+    assert expect["T3c.stride_rows_2d_both"] == "holds"
 
 
 # ------------------------------------------------------- the measures --

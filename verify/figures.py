@@ -1,9 +1,8 @@
 """Figures of the check results, for the book's theory chapter.
 
-Each function takes what a check returned (a ClaimResult's ``data``, or two
-Jacobians) and returns a matplotlib Figure; nothing is computed here that the checks did not measure,
-except the difference of two matrices.  Importing ``verify`` does not import
-this module (nor matplotlib).
+Each function takes what a check returned (a ClaimResult's ``data``, or two Jacobians) and returns
+a matplotlib Figure; nothing is computed here that the checks did not measure, except the
+difference of two matrices.  Importing ``verify`` does not import this module (nor matplotlib).
 """
 
 from __future__ import annotations
@@ -105,7 +104,8 @@ def jacobian_comparison(
     diff = derived - autograd
     vmax = float(max(np.abs(derived).max(), np.abs(autograd).max(), np.abs(diff).max())) or 1.0
     rows, cols = derived.shape
-    height = min(9.0, 1.4 + 2.0 * rows / cols)
+    # tall matrices (channels stacked) are squeezed vertically: a page fits the figure
+    height = min(3.4, 1.4 + 2.0 * rows / cols)
     fig, axes = plt.subplots(1, 3, figsize=(9, height), layout="constrained", sharey=True)
     panels = [
         (derived, "derived (closed form)"),
@@ -113,7 +113,9 @@ def jacobian_comparison(
         (diff, f"derived $-$ autograd\nmax $|\\cdot|$ = {np.abs(diff).max():.3g}"),
     ]
     for ax, (M, name) in zip(axes, panels, strict=True):
-        im = ax.imshow(M, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        im = ax.imshow(
+            M, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest", aspect="auto"
+        )
         if block:
             for r in range(block[0], rows, block[0]):
                 ax.axhline(r - 0.5, color="0.6", lw=0.5)

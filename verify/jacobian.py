@@ -106,8 +106,9 @@ def conv1d_shape(n_in, K, padding, stride, dilation, padding_mode, channels) -> 
     else:
         base = f"the wrapped {n_full} x {n_in} matrix (not circulant)"
     rows = f"rows 0, {stride}, {2 * stride}, ... of " if stride > 1 else ""
-    grid = "a C_out x C_in grid of blocks, each " if channels else ""
-    return f"{grid}{rows}{base} of the kernel"
+    if channels:
+        return f"a C_out x C_in grid of blocks, block (o, c) = {rows}{base} of h[o, c]"
+    return f"{rows}{base} of the kernel"
 
 
 @single_thread()

@@ -19,15 +19,14 @@ from ex2.formatting import escape, table, tex
 from verify.results import ClaimResult
 
 TOPICS = {
-    "T1": "convolution is shift-equivariant (circular padding, output length N); zero padding "
-    "breaks it at the border",
+    "T1": "convolution: equivariant (circular, N outputs); zero padding: not at the border",
     "T2a": "additive constant: equivariant; per-position bias: not",
     "T2b": "pointwise nonlinearity: equivariant",
-    "T2c": "strided pooling: equivariant only to shifts by multiples of k, and only if k | N",
-    "T2d": "CNN with pooling: equivariant only to multiples of its total stride (if it divides N)",
+    "T2c": "strided pooling: equivariant only to multiples of k, if k | N",
+    "T2d": "CNN: equivariant only to multiples of its total stride, if it divides N",
     "T3a": "bias: $J = I$ (also with respect to $b$)",
     "T3b": r"matrix product: $J = W$; $I_m \otimes x^\top$ with respect to $W$",
-    "T3c": "convolution: Toeplitz / circulant (1D), doubly block Toeplitz (2D, stride 1) Jacobian",
+    "T3c": "convolution: Toeplitz, circulant, doubly block Toeplitz (stride 1)",
 }
 
 
@@ -97,7 +96,7 @@ def full_table(rep: Report, *questions: str, caption: str = "") -> str:
         for r in rep.of(*questions)
     ]
     headers = ["claim", "measured", "value", "bound", "result"]
-    return table(headers, rows, [40, 26, 13, 11, 10], caption=caption)
+    return table(headers, rows, [43, 22, 15, 12, 8], caption=caption)
 
 
 def summary_table(rep: Report) -> str:
@@ -107,7 +106,7 @@ def summary_table(rep: Report) -> str:
         for q in rep.questions
     ]
     rows.append(["**all**", "every claim above", str(len(rep.results)), str(rep.passed)])
-    return table(["question", "answer", "checks", "passed"], rows, [12, 64, 12, 12])
+    return table(["question", "answer", "checks", "passed"], rows, [11, 67, 11, 11])
 
 
 def exact_or_rounding(rep: Report, *claim_ids: str) -> str:

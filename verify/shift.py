@@ -68,7 +68,7 @@ CLAIMS = {
     "T2b.relu_2d": "2D: relu(S x) = S relu(x) for every shift",
     "T2d.cnn_not_equivariant": "CNN with pooling (total stride 4): the other shifts break it",
     "T2d.cnn_multiples": "the same CNN, 16x16 (4 | N): multiples s of 4 move it by s/4",
-    "T2d.cnn_multiples_stride_not_dividing_n": "the same CNN, 18x18 (4 does not divide N): "
+    "T2d.cnn_stride_not_dividing_n": "the same CNN, 18x18 (4 does not divide N): "
     "multiples of 4 break it too",
     "T2d.cnn_no_pool": "the same CNN without pooling: equivariant for every shift",
     "T2d.cnn_mean_invariant": "CNN + global average pool: invariant to multiples of 4",
@@ -86,7 +86,7 @@ for _pool in ("max", "avg"):
         "move it by s/2",
         f"T2c.{_pool}_pool_2d_multiples": f"2D {_pool}-pool, k=2, 8x6 (k | N): even shifts s "
         "move it by s/2",
-        f"T2c.{_pool}_pool_multiples_k_not_dividing_n": f"1D {_pool}-pool, k=2, N=13 (k does "
+        f"T2c.{_pool}_pool_k_not_dividing_n": f"1D {_pool}-pool, k=2, N=13 (k does "
         "not divide N): even shifts break it too",
     }
 
@@ -187,9 +187,7 @@ def t2c_claims(seed: int = 1) -> list[ClaimResult]:
             check_not_equivariant(pool2, cx2, [(1, 1)], **claim(f"{ids}_2d_counterexample")),
             check_equivariant(pool1, x1, even1, **half, **claim(f"{ids}_1d_multiples")),
             check_equivariant(pool2, x2, even2, **half, **claim(f"{ids}_2d_multiples")),
-            check_not_equivariant(
-                pool1, x13, [2, 4, 6], **claim(f"{ids}_multiples_k_not_dividing_n")
-            ),
+            check_not_equivariant(pool1, x13, [2, 4, 6], **claim(f"{ids}_k_not_dividing_n")),
         ]
     return claims
 
@@ -212,7 +210,7 @@ def t2d_claims(seed: int = 1, mnist_image=None) -> list[ClaimResult]:
         check_not_equivariant(cnn, x, CNN_SHIFTS, **claim("T2d.cnn_not_equivariant")),
         check_equivariant(cnn, x, CNN_MULTIPLES, **quarter, **claim("T2d.cnn_multiples")),
         check_not_equivariant(
-            cnn, x18, [(4, 0), (0, 4), (4, 4)], **claim("T2d.cnn_multiples_stride_not_dividing_n")
+            cnn, x18, [(4, 0), (0, 4), (4, 4)], **claim("T2d.cnn_stride_not_dividing_n")
         ),
         check_equivariant(no_pool, x, all_shifts((16, 16)), **claim("T2d.cnn_no_pool")),
         check_invariant(mean_head, x, CNN_MULTIPLES, **claim("T2d.cnn_mean_invariant")),

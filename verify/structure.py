@@ -128,7 +128,7 @@ def _conv2d_layer(h, w, kernel_size, padding, stride, seed):
 
 @single_thread()
 def check_conv2d_stride_rows(
-    claim_id="T3c.conv2d_stride_rows",
+    claim_id="T3c.stride_rows_2d",
     h=7,
     w=6,
     kernel_size=(3, 2),
@@ -216,28 +216,28 @@ STRUCTURE_CASES = {  # claim id: (check, its keywords); the seed is the position
         check_stride_subsamples_rows,
         dict(n_in=12, kernel_size=5, padding=2, stride=3, padding_mode="circular"),
     ),
-    "T3c.doubly_block_toeplitz_structure": (
+    "T3c.block_toeplitz_structure": (
         check_block_structure,
         dict(h=5, w=6, kernel_size=(3, 4), padding=(1, 2)),
     ),
-    "T3c.conv2d_stride_rows": (check_conv2d_stride_rows, {}),
-    "T3c.conv2d_stride_rows_both": (
+    "T3c.stride_rows_2d": (check_conv2d_stride_rows, {}),
+    "T3c.stride_rows_2d_both": (
         check_conv2d_stride_rows,
         dict(h=8, w=9, kernel_size=(4, 5), padding=(2, 1), stride=(3, 2)),
     ),
-    "T3c.conv2d_stride_h_blocks_toeplitz": (
+    "T3c.stride_h_blocks_toeplitz": (
         check_block_structure,
         dict(h=7, w=6, stride=(2, 1), part="inner"),
     ),
-    "T3c.conv2d_stride_h_not_block_toeplitz": (
+    "T3c.stride_h_not_block_toeplitz": (
         check_block_structure,
         dict(h=7, w=6, stride=(2, 1), part="outer", expect="fails"),
     ),
-    "T3c.conv2d_stride_w_block_toeplitz": (
+    "T3c.stride_w_block_toeplitz": (
         check_block_structure,
         dict(h=6, w=7, stride=(1, 2), part="outer"),
     ),
-    "T3c.conv2d_stride_w_blocks_not_toeplitz": (
+    "T3c.stride_w_blocks_not_toeplitz": (
         check_block_structure,
         dict(h=6, w=7, stride=(1, 2), part="inner", expect="fails"),
     ),
