@@ -1,4 +1,5 @@
-"""One configuration type for every training run, and the profile that shrinks runs for smoke builds.
+"""One configuration type for every training run, and the profile that shrinks runs for smoke
+builds.
 
 A run is one of four tasks (Q1 autoencoder, Q2 classifier, Q3 linear head on a frozen encoder, Q4
 decoder on a frozen encoder); the head and the decoder name the upstream run whose encoder they

@@ -1,11 +1,12 @@
-"""Experiments: pure functions of a `RunConfig`, cached on disk under a hash of that config and code.
+"""Experiments: pure functions of a `RunConfig`, cached on disk under a hash of config and code.
 
-A run lives in `runs/<task>-<hash>/` (`$EX2_RUNS_DIR` overrides `runs/`) as `checkpoint.pt` (weights,
-config, history) and `metrics.json` (config, code hash, checkpoint SHA-256, history, final metrics,
-subset indices). The hash covers the config and the source of every module that shapes a result
-(`RESULT_MODULES`), so editing the training code retrains, while rebuilding the book with nothing
-changed trains nothing. A cached run is served only when its metrics and checkpoint agree with each
-other and with the config and code; anything else is retrained, with a one-line notice.
+A run lives in `runs/<task>-<hash>/` (`$EX2_RUNS_DIR` overrides `runs/`) as `checkpoint.pt`
+(weights, config, history) and `metrics.json` (config, code hash, checkpoint SHA-256, history,
+final metrics, subset indices). The hash covers the config and the source of every module that
+shapes a result (`RESULT_MODULES`), so editing the training code retrains, while rebuilding the
+book with nothing changed trains nothing. A cached run is served only when its metrics and
+checkpoint agree with each other and with the config and code; anything else is retrained, with a
+one-line notice. A lock per run makes a second process wait for the first and read its result.
 
 Measurements on trained runs (no training) are cached the same way by `cached_measurement`.
 """
@@ -18,6 +19,7 @@ import inspect
 import json
 import os
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Callable
@@ -27,13 +29,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ex2 import config, data, models, train
+from ex2 import config, data, models, tasks, train
 from ex2.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ex2.config import RunConfig
-from ex2.data import REPO_ROOT, load_mnist, random_subset, sha256_of
+from ex2.data import REPO_ROOT, sha256_of
 from ex2.files import atomic_write_bytes, locked, remove_stale_temps
 
-RESULT_MODULES = (config, data, models, train, sys.modules[__name__])
+# The modules whose source shapes a trained result (see `tasks`); this module's plumbing is not.
+RESULT_MODULES = (config, data, models, tasks, train)
 
 
 class MissingResult(RuntimeError):
@@ -51,7 +54,10 @@ def notice(message: str) -> None:
 # --------------------------------------------------------------------------- keys and folders
 
 
+@functools.cache
 def code_fingerprint(modules=RESULT_MODULES) -> str:
+    """Hash of the modules' source as this process loaded it (read once: a long run keys its
+    results by the code it runs, even if the files are edited meanwhile)."""
     digest = hashlib.sha256()
     for module in sorted(set(modules), key=lambda m: m.__name__):
         digest.update(module.__name__.encode() + Path(module.__file__).read_bytes())
@@ -88,11 +94,12 @@ def missing(what: str) -> MissingResult:
 
 
 def writable_folder(folder: Path) -> Path:
-    """Create `folder` and prove it takes a file, before any training starts."""
+    """Create `folder` and prove it takes a file, before any training starts. The probe file has a
+    name of its own, so that processes probing the same folder at once do not race."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(folder / ".write-test", b"")
-        (folder / ".write-test").unlink()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
     except OSError as err:
         raise CacheError(
             f"cannot write to {folder} ({err.strerror or err}): make it a writable "
@@ -179,49 +186,6 @@ def read_json(path: Path) -> dict | None:
 # --------------------------------------------------------------------------- the runs
 
 
-def subset_of(cfg: RunConfig) -> torch.Tensor | None:
-    if cfg.subset_size is None:
-        return None
-    return random_subset(60000, cfg.subset_size, cfg.subset_seed)
-
-
-def build_model(cfg: RunConfig) -> nn.Module:
-    """The untrained model of a run, initialised from the run's seed."""
-    torch.manual_seed(cfg.seed)
-    if cfg.task in ("autoencoder", "decoder"):
-        return models.ConvAutoencoder(cfg.base, cfg.latent)
-    return models.Classifier(cfg.base, cfg.latent)
-
-
-def train_config(cfg: RunConfig) -> train.TrainConfig:
-    return train.TrainConfig(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-        lr_schedule=cfg.lr_schedule,
-        passes_per_epoch=cfg.passes_per_epoch,
-        max_batches=cfg.max_batches,
-        channels_last=train.prefers_channels_last(cfg.base),
-    )
-
-
-def train_run(cfg: RunConfig, model: nn.Module, log) -> train.History:
-    """Train `model` (built by `build_model`) as `cfg` says. Upstream encoders come from the cache."""
-    mnist = load_mnist().to(train.default_device())
-    tc, subset = train_config(cfg), subset_of(cfg)
-    if cfg.task == "autoencoder":
-        return train.train_autoencoder(model, mnist, tc, log=log)
-    if cfg.task == "classifier":
-        return train.train_classifier(model, mnist, tc, subset=subset, log=log)
-    model.encoder.load_state_dict(run(cfg.encoder, log=log).model.encoder.state_dict())
-    if cfg.task == "head":
-        return train.train_head_on_frozen_encoder(
-            model.encoder, model.head, mnist, tc, subset=subset, log=log
-        )
-    return train.train_decoder_on_frozen_encoder(model.encoder, model.decoder, mnist, tc, log=log)
-
-
 def history_from_dict(d: dict) -> train.History:
     cls = train.ReconstructionHistory if d["loss_name"] == "L1" else train.ClassificationHistory
     return cls.from_dict(d)
@@ -242,7 +206,7 @@ def load_run(cfg: RunConfig, folder: Path) -> RunResult | None:
     elif not checkpoint.exists() or metrics.get("checkpoint_sha256") != sha256_of(checkpoint):
         problem = "its checkpoint and metrics.json disagree"
     if problem is None:
-        model = build_model(cfg)
+        model = tasks.build_model(cfg)
         try:
             payload = load_checkpoint(checkpoint, model, cfg.to_dict())
             history = history_from_dict(payload["history"])
@@ -281,11 +245,11 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = 
 
 
 def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
-    model = build_model(cfg)
+    model = tasks.build_model(cfg)
     start = time.perf_counter()
-    history = train_run(cfg, model, log)
+    history = tasks.train_run(cfg, model, log, lambda c: run(c, log=log).model.encoder)
     seconds = time.perf_counter() - start
-    subset = subset_of(cfg)
+    subset = tasks.subset_of(cfg)
     save_checkpoint(folder / "checkpoint.pt", model, cfg.to_dict(), history.to_dict())
     checkpoint_sha = sha256_of(folder / "checkpoint.pt")
     # written last: its presence, with the checkpoint's SHA-256, marks the run complete

@@ -1,4 +1,5 @@
-"""The exercise's networks: a strided-conv encoder, its mirrored decoder, and a linear classifier head.
+"""The exercise's networks: a strided-conv encoder, its mirrored decoder, and a linear classifier
+head.
 
 Two knobs, independent of each other: `base_channels` c sets the channel pyramid c -> 2c -> 4c, and
 `latent_dim` d is the width of the bottleneck. Only the last Linear layer of the encoder (and the

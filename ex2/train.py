@@ -71,8 +71,10 @@ class History:
         i = epoch - 1
         return (
             f"[{epoch:02d}/{epochs}] "
-            f"train {self.loss_name}={self.train_loss[i]:.4f} train {self.metric_name}={self.train_metric[i]:.4f} "
-            f"test {self.loss_name}={self.test_loss[i]:.4f} test {self.metric_name}={self.test_metric[i]:.4f} "
+            f"train {self.loss_name}={self.train_loss[i]:.4f} "
+            f"train {self.metric_name}={self.train_metric[i]:.4f} "
+            f"test {self.loss_name}={self.test_loss[i]:.4f} "
+            f"test {self.metric_name}={self.test_metric[i]:.4f} "
             f"({self.seconds[i]:.1f}s)"
         )
 
@@ -180,7 +182,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for the whole update instead of one per tensor (measured faster, `make bench`).
+    # fused: one kernel for the whole update instead of one per tensor (faster: `make bench`).
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     if cfg.lr_schedule == "cosine":
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(

@@ -51,6 +51,7 @@ def results() -> Q4:
     blocks = {k: v.reshape(10, PER_DIGIT, 1, 28, 28) for k, v in blocks.items()}
     own = experiments.run(R.pretrained_autoencoder()).final["test_l1"]
     numbers, claims = describe(trained, spread, own)
+    claims.append(instance_claim(blocks))
     return Q4(trained, blocks, spread_rows(trained, spread), numbers, claims)
 
 
@@ -85,6 +86,22 @@ def describe(trained, spread, own_l1) -> tuple[dict, list[Claim]]:
         separation_claim(spread),
     ]
     return numbers, claims
+
+
+def instance_claim(blocks: dict[str, torch.Tensor]) -> Claim:
+    """Q4(b) by example: the shown digit that the classifier's encoder redraws least faithfully."""
+    x = blocks["input"]
+    err = {k: (blocks[LABELS[k]] - x).abs().mean(dim=(2, 3, 4)) for k in LABELS}  # [10, PER_DIGIT]
+    gap = err["classifier"] - err["autoencoder"]
+    digit, column = divmod(int(gap.argmax()), PER_DIGIT)
+    ae, clf = err["autoencoder"][digit, column].item(), err["classifier"][digit, column].item()
+    ordinal = ("first", "second", "third", "fourth")[column]
+    text = (
+        f"The clearest case in the figure is the {ordinal} {digit} of its row: through the "
+        f"classifier's encoder it comes back far less like itself (L1 {clf:.3f}) than through "
+        f"the autoencoder's (L1 {ae:.3f})."
+    )
+    return Claim("q4.b.instance", text, "classifier > 1.5 * ae", {"ae": ae, "classifier": clf})
 
 
 def better_claim(l1) -> Claim:
