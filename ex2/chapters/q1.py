@@ -175,14 +175,15 @@ def knob_claim(latent, channels) -> Claim:
 
 
 def gap_claim(final) -> Claim:
-    gaps = {k: abs(f["train_l1"] - f["test_l1"]) / f["test_l1"] for k, f in final.items()}
-    worst = max(gaps.values())
+    ratios = [f["test_l1"] / f["train_l1"] for f in final.values()]
     text = (
-        f"Train and test L1 agree within {100 * worst:.1f} % for every model: they are limited "
-        "by what fits through the bottleneck, not overfitting their training images."
+        f"No model overfits: for each of them the test L1 is below, or within 2 % of, the "
+        f"training L1 (largest ratio {max(ratios):.3f}; the training value is averaged over "
+        "the last epoch). What limits them is what fits through the bottleneck and what the "
+        "layers can draw, not memorised training images."
     )
     return Claim(
-        "q1.c.no_overfitting", text, "max_relative_gap < 0.05", {"max_relative_gap": worst}
+        "q1.c.no_overfitting", text, "max(test_over_train) < 1.02", {"test_over_train": ratios}
     )
 
 
@@ -206,15 +207,17 @@ def falling_claim(trained) -> Claim:
 
 def quality_claims(quality) -> list[Claim]:
     q = quality
+    stroke_share = {k: 1 - v["error_share"]["background"] for k, v in q.items()}
+    stroke_pixels = 1 - q[(16, 16)]["pixel_share"]["background"]
     border = {k: v["error"]["border"] for k, v in q.items()}
-    others = {k: max(v["error"]["background"], v["error"]["core"]) for k, v in q.items()}
-    share = q[(16, 16)]["error_share"]["border"]
-    pixels = q[(16, 16)]["pixel_share"]["border"]
+    core = {k: v["error"]["core"] for k, v in q.items()}
     border_text = (
-        f"The error sits on the stroke borders: per pixel, the anti-aliased border "
-        f"pixels ($0 < x < 0.5$) carry more error than the background or the stroke "
-        f"cores in all four models; for $c=16, d=16$ they are {100 * pixels:.0f} % "
-        f"of the pixels and hold {100 * share:.0f} % of the error."
+        f"The error sits on the digit, not on the background: the stroke pixels "
+        f"($x > 0$, {100 * stroke_pixels:.0f} % of the image) hold "
+        f"{100 * min(stroke_share.values()):.0f}–{100 * max(stroke_share.values()):.0f} % "
+        "of the error in all four models. Per pixel, the $c=16$ models err most on the "
+        "anti-aliased stroke borders ($0 < x < 0.5$), the $c=4$ models in the stroke "
+        "cores, which they draw too faint."
     )
     recog = {k: v["recognised"] for k, v in q.items()}
     recog_text = (
@@ -232,10 +235,17 @@ def quality_claims(quality) -> list[Claim]:
     )
     return [
         Claim(
-            "q1.c.error_on_borders",
+            "q1.c.error_on_strokes",
             border_text,
-            "all(b > o for b, o in zip(border, other))",
-            {"border": list(border.values()), "other": list(others.values())},
+            "min(stroke_share) > 0.75 and all(b > c for b, c in zip(border_c16, core_c16)) "
+            "and all(c > b for b, c in zip(border_c4, core_c4))",
+            {
+                "stroke_share": list(stroke_share.values()),
+                "border_c16": [border[(16, 4)], border[(16, 16)]],
+                "core_c16": [core[(16, 4)], core[(16, 16)]],
+                "border_c4": [border[(4, 4)], border[(4, 16)]],
+                "core_c4": [core[(4, 4)], core[(4, 16)]],
+            },
         ),
         Claim(
             "q1.c.small_code_loses_identity",

@@ -82,6 +82,13 @@ def describe(q2, q3, acc) -> dict[str, str]:
         mean, std, wins = paired(acc[("q3", part)], acc[("q2", part)])
         numbers[f"q3_gain_{part}"] = f"{100 * mean:+.2f} ± {100 * std:.2f} points"
         numbers[f"q3_wins_{part}"] = f"{wins} of {len(acc[('q3', part)])}"
+    mean, std, wins = paired(acc[("q3", "subset")], acc[("q2", "subset")])
+    pays = mean > std and wins == len(acc[("q3", "subset")])
+    numbers["q3_verdict_short"] = either(
+        pays,
+        "Unsupervised pretraining pays off with 100 labels",
+        "Unsupervised pretraining does not clearly pay off with 100 labels",
+    )
     numbers["q3_draws"] = str(len(acc[("q2", "subset")]))
     numbers["q3_seeds"] = str(len(acc[("q2", "full")]))
     return numbers
