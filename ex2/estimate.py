@@ -1,0 +1,111 @@
+"""How long a set of jobs will take: each job's expected seconds (from a table of per-task costs),
+rescaled by how long the jobs of its kind actually took against their expectation, then laid out
+on the workers the way the scheduler will run them.
+
+The evidence comes from finished jobs and from running ones that report their progress (a run
+after each epoch): at 3 of 10 epochs after 30 s, a run expected to take 50 s is taking 2x.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+
+# Seconds of expected work behind the prior factor 1 (for a kind: the factor of all kinds), so that
+# the first seconds of evidence do not swing the estimate wildly.
+PRIOR_SECONDS = 10.0
+
+
+def priorities(jobs, cost) -> dict[str, float]:
+    """Each job's cost plus the longest chain of jobs that wait for it: starting the job with the
+    highest value first keeps long chains from finishing last (for independent jobs: longest
+    first)."""
+    jobs = list(jobs)
+    dependents = {j.key: [] for j in jobs}
+    for job in jobs:
+        for dep in job.deps:
+            if dep in dependents:
+                dependents[dep].append(job)
+    level: dict[str, float] = {}
+
+    def chain(job) -> float:
+        if job.key not in level:
+            level[job.key] = cost(job) + max((chain(d) for d in dependents[job.key]), default=0.0)
+        return level[job.key]
+
+    return {j.key: chain(j) for j in jobs}
+
+
+class Estimate:
+    def __init__(self, jobs, workers: int):
+        self.jobs = {j.key: j for j in jobs}
+        self.workers = workers
+        self.actual: dict[str, float] = defaultdict(float)  # by kind, finished jobs
+        self.expected: dict[str, float] = defaultdict(float)
+        self.partial: dict[str, tuple[float, float]] = {}  # running: (elapsed, fraction done)
+
+    def finished(self, job, seconds: float) -> None:
+        self.partial.pop(job.key, None)
+        self.actual[job.kind] += seconds
+        self.expected[job.kind] += job.expected
+
+    def progress(self, job, fraction: float, elapsed: float) -> None:
+        if 0 < fraction <= 1:
+            self.partial[job.key] = (elapsed, fraction)
+
+    def factors(self) -> tuple[float, dict[str, float]]:
+        """Actual over expected time: of all jobs so far, and of each kind (pulled towards the
+        first while a kind has little evidence)."""
+        actual, expected = defaultdict(float, self.actual), defaultdict(float, self.expected)
+        for key, (elapsed, fraction) in self.partial.items():
+            job = self.jobs[key]
+            actual[job.kind] += elapsed
+            expected[job.kind] += fraction * job.expected
+        overall = (sum(actual.values()) + PRIOR_SECONDS) / (sum(expected.values()) + PRIOR_SECONDS)
+        by_kind = {
+            k: (actual[k] + overall * PRIOR_SECONDS) / (expected[k] + PRIOR_SECONDS) for k in actual
+        }
+        return overall, by_kind
+
+    def time_left(self, pending, running: dict[str, float], rank: dict[str, float]) -> float:
+        """Seconds until the last job finishes: `running` maps keys to their elapsed seconds."""
+        overall, by_kind = self.factors()
+
+        def cost(job) -> float:
+            return job.expected * by_kind.get(job.kind, overall)
+
+        remaining = {}
+        for key, elapsed in running.items():
+            total = cost(self.jobs[key])
+            if key in self.partial:  # its own pace is the best guide
+                seconds, fraction = self.partial[key]
+                total = seconds / fraction
+            remaining[key] = max(total - elapsed, 0.1 * total)
+        return simulate(pending, remaining, cost, rank, self.workers)
+
+
+def simulate(pending, remaining: dict[str, float], cost, rank, workers: int) -> float:
+    """When the last job ends if the workers take the ready job of highest rank whenever they are
+    free; `remaining` holds the jobs already running and the seconds they have left."""
+    todo = sorted(pending, key=lambda j: -rank[j.key])
+    waiting = {j.key for j in todo}
+    finish = dict(remaining)
+    free = list(remaining.values()) + [0.0] * max(0, workers - len(remaining))
+    heapq.heapify(free)
+    while todo:
+        now = heapq.heappop(free)
+        ready = [
+            j for j in todo if all(d not in waiting and finish.get(d, 0.0) <= now for d in j.deps)
+        ]
+        if not ready:  # idle until the next job ends
+            later = [t for t in finish.values() if t > now]
+            if not later:
+                break
+            heapq.heappush(free, min(later))
+            continue
+        job = ready[0]
+        todo.remove(job)
+        waiting.discard(job.key)
+        finish[job.key] = now + cost(job)
+        heapq.heappush(free, finish[job.key])
+    return max(finish.values(), default=0.0)

@@ -1,0 +1,171 @@
+"""`python -m ex2 prepare`: the plan, the scheduler on real worker processes, and the estimate.
+
+Fake jobs (`fake_execute`, run in the spawned workers, which import this module) record when they
+ran; the tiny real plan trains smoke-sized runs.
+"""
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ex2 import chapters, experiments, measurements, prepare
+from ex2.config import make
+from ex2.estimate import Estimate, priorities, simulate
+from ex2.schedule import Job, run_jobs
+
+
+def fake_execute(payload) -> str:
+    """Sleep, then fail if told to; writes start and end times to `payload["log"]`."""
+    start = time.time()
+    time.sleep(payload["seconds"])
+    with open(payload["log"], "a") as f:
+        f.write(json.dumps({"key": payload["key"], "start": start, "end": time.time()}) + "\n")
+    if payload.get("fail"):
+        raise RuntimeError(f"{payload['key']} was told to fail")
+    return f"metric of {payload['key']}"
+
+
+def fake_job(tmp_path, key, deps=(), seconds=0.05, fail=False, expected=1.0) -> Job:
+    payload = {"key": key, "seconds": seconds, "fail": fail, "log": str(tmp_path / "log.jsonl")}
+    return Job(key, f"job {key}", "fake", payload, expected, tuple(deps))
+
+
+def ran(tmp_path) -> dict[str, dict]:
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    return {r["key"]: r for r in map(json.loads, lines)}
+
+
+def test_jobs_start_only_after_their_dependencies_end(tmp_path):
+    jobs = [
+        fake_job(tmp_path, "ae", seconds=0.3),
+        fake_job(tmp_path, "other", seconds=0.3),
+        fake_job(tmp_path, "head", deps=["ae"]),
+        fake_job(tmp_path, "measure", deps=["head", "other"]),
+    ]
+    out = io.StringIO()
+    outcomes = run_jobs(jobs, fake_execute, workers=2, out=out)
+    assert [o.status for o in outcomes] == ["done"] * 4
+    times = ran(tmp_path)
+    for job in jobs:
+        for dep in job.deps:
+            assert times[job.key]["start"] >= times[dep]["end"]
+    assert "job measure: 0:00, metric of measure" in out.getvalue()
+
+
+def test_a_failure_cancels_only_its_dependents_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    jobs = [
+        fake_job(tmp_path, "a", fail=True),
+        fake_job(tmp_path, "b", deps=["a"]),
+        fake_job(tmp_path, "c", deps=["b"]),
+        fake_job(tmp_path, "d", seconds=0.5),
+        fake_job(tmp_path, "e", deps=["d"]),
+    ]
+    monkeypatch.setattr(prepare, "plan", lambda: jobs)
+    monkeypatch.setattr(prepare, "is_cached", lambda job: False)
+    monkeypatch.setattr(prepare, "execute", fake_execute)
+    out = io.StringIO()
+    assert prepare.main_prepare(jobs=2, out=out) == 1
+    assert set(ran(tmp_path)) == {"a", "d", "e"}  # b and c never ran
+    text = out.getvalue()
+    assert re.search(r"FAILED job a after \d+:\d\d: RuntimeError: a was told to fail", text)
+    assert "cancelled 2 jobs that need it" in text
+    assert "failed: 1: job a" in text and "cancelled: 2: job b; job c" in text
+    assert "fake" in text and "jobs at a time" in text  # the summary table
+    err = capsys.readouterr().err  # the worker's traceback, at the end
+    assert "job a failed:" in err and 'raise RuntimeError(f"{payload' in err
+
+
+def test_the_status_line_shows_elapsed_done_and_time_left(tmp_path):
+    jobs = [fake_job(tmp_path, "slow", seconds=1.5, expected=2.0), fake_job(tmp_path, "fast")]
+    out = io.StringIO()
+    run_jobs(jobs, fake_execute, workers=1, out=out, heartbeat=0.2)
+    status = [line for line in out.getvalue().splitlines() if "elapsed" in line]
+    assert status and all("done" in line and "left" in line for line in status)
+
+
+def tiny_plan():
+    ae = make("autoencoder", base=4, latent=4, epochs=1, max_batches=2)
+    classifier = make("classifier", base=4, latent=4, epochs=1, max_batches=2)
+    head = make("head", encoder=ae, epochs=1, max_batches=2)
+    runs = [ae, classifier, head]
+    found = [
+        chapters.Measurement(measurements.reconstruction_quality, (ae, classifier)),
+        chapters.Measurement(measurements.one_nn_accuracy, (20, 0)),
+    ]
+    return runs, found
+
+
+def test_prepare_computes_the_plan_then_finds_it_all_cached(monkeypatch, tmp_path):
+    runs, found = tiny_plan()
+    monkeypatch.setattr(chapters, "all_runs", lambda: runs)
+    monkeypatch.setattr(chapters, "all_measurements", lambda: found)
+    first = io.StringIO()
+    assert prepare.main_prepare(jobs=2, out=first) == 0
+    assert "5 results, 0 cached, 5 to compute" in first.getvalue()
+    for name in ("autoencoder c=4 d=4, seed 0", "head c=4 d=4 on autoencoder", "one_nn_accuracy"):
+        assert name in first.getvalue()
+
+    monkeypatch.setattr(prepare, "run_jobs", pytest.fail)  # nothing left to run
+    second = io.StringIO()
+    assert prepare.main_prepare(jobs=2, out=second) == 0
+    assert "all 5 results are cached" in second.getvalue()
+    monkeypatch.setattr(experiments, "train_run", pytest.fail)  # the pages train nothing either
+    assert all(experiments.run(cfg).cached for cfg in runs)
+
+
+def test_a_run_trained_by_a_worker_equals_the_same_run_trained_here(monkeypatch, tmp_path):
+    cfg = make("autoencoder", base=4, latent=4, epochs=1, max_batches=3)
+    outcomes = run_jobs([prepare.run_job(cfg)], prepare.execute, workers=1, out=io.StringIO())
+    assert outcomes[0].status == "done"
+    by_worker = experiments.run(cfg)
+    monkeypatch.setenv("EX2_RUNS_DIR", str(tmp_path / "here"))
+    torch.set_num_threads(1)  # the worker's thread count: the same float rounding
+    here = experiments.run(cfg)
+    assert not here.cached and here.history.test_loss == by_worker.history.test_loss
+    assert here.history.train_loss == by_worker.history.train_loss
+
+
+def test_the_book_plan_orders_every_job_after_what_it_needs(monkeypatch):
+    monkeypatch.setenv("EX2_PROFILE", "smoke")
+    jobs = prepare.plan()
+    keys = [j.key for j in jobs]
+    assert len(set(keys)) == len(keys)
+    position = {k: i for i, k in enumerate(keys)}
+    for job in jobs:
+        assert all(position[d] < position[job.key] for d in job.deps)
+        if job.kind in ("head", "decoder"):
+            assert job.deps == (experiments.run_dir(job.payload.encoder).name,)
+        if job.kind == "method_result":  # the 100-label methods start from the autoencoder
+            assert Path(experiments.run_dir(job.payload.args[2])).name in job.deps
+    assert {j.kind for j in jobs} >= {"autoencoder", "classifier", "head", "decoder"}
+    assert all(j.expected > 0 for j in jobs)
+
+
+def test_the_longest_chain_goes_first_and_the_simulation_packs_workers():
+    jobs = [
+        Job("ae", "", "k", None, 2.0),
+        Job("long", "", "k", None, 3.0),
+        Job("head", "", "k", None, 2.0, ("ae",)),
+    ]
+    rank = priorities(jobs, lambda j: j.expected)
+    assert rank == {"ae": 4.0, "long": 3.0, "head": 2.0}
+    assert simulate(jobs, {}, lambda j: j.expected, rank, workers=2) == 4.0
+    assert simulate(jobs, {}, lambda j: j.expected, rank, workers=1) == 7.0
+
+
+def test_the_estimate_rescales_by_what_jobs_of_a_kind_took():
+    jobs = [Job(k, "", "slow", None, 10.0) for k in "abc"] + [Job("d", "", "other", None, 10.0)]
+    estimate = Estimate(jobs, workers=1)
+    rank = priorities(jobs, lambda j: j.expected)
+    assert estimate.time_left(jobs[1:], {}, rank) == pytest.approx(30.0)
+    estimate.finished(jobs[0], 40.0)  # 4x its expectation
+    # all kinds: (40 + 10 prior) / (10 + 10) = 2.5; "slow": (40 + 2.5 * 10) / (10 + 10) = 3.25
+    assert estimate.time_left(jobs[1:], {}, rank) == pytest.approx(2 * 32.5 + 25.0)
+    estimate.progress(jobs[1], 0.5, 5.0)  # b, running, is halfway after 5 s: 5 s left
+    # all: (45 + 10) / (15 + 10) = 2.2; "slow": (45 + 22) / 25 = 2.68
+    assert estimate.time_left(jobs[2:], {"b": 5.0}, rank) == pytest.approx(5 + 26.8 + 22.0)
