@@ -108,6 +108,7 @@ def describe(trained, final, quality) -> tuple[dict, list[Claim]]:
     )
     numbers["q1_worst_over_best"] = formatting.ratio(l1[(4, 4)] / l1[(16, 16)])
     claims = [
+        any_pair_claim(),
         latent_claim(latent),
         channel_claim(channels),
         knob_claim(latent, channels),

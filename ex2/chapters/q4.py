@@ -79,6 +79,8 @@ def describe(trained, spread, own_l1) -> tuple[dict, list[Claim]]:
     numbers["q4_l1_ratio"] = formatting.ratio(l1["classifier"] / l1["autoencoder"])
     within = {k: spread[f"recon {k}"]["within"] / spread["input"]["within"] for k in trained}
     numbers |= {f"q4_within_vs_input_{k}": f"{100 * v:.0f} %" for k, v in within.items()}
+    for k in trained:
+        numbers[f"q4_code_ratio_{k}"] = formatting.ratio(spread[f"code {k}"]["ratio"])
     claims = [
         better_claim(l1),
         own_decoder_claim(l1["autoencoder"], own_l1),
