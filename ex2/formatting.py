@@ -56,7 +56,7 @@ def pm(values, scale: float = 100.0, decimals: int = 2) -> str:
 
 
 def cell(value) -> str:
-    """A table cell: strings as they are, integers as integers, other floats with 4 significant digits."""
+    """A table cell: strings as they are, integers as integers, other floats to 4 digits."""
     if isinstance(value, str):
         return value
     if isinstance(value, (bool, np.bool_)):

@@ -1,8 +1,10 @@
-"""Figures for the book. Each function takes results (histories, models, images) and returns a Figure."""
+"""Figures for the book. Each function takes results (histories, models, images) and returns a
+Figure."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt  # no backend forced: notebooks keep their inline backend and show figures
+# No backend is forced: notebooks keep their inline backend and show the figures.
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -84,7 +86,7 @@ def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
 
 
 def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
-    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28] tensors)."""
+    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28])."""
     names = list(sources)
     fig, axes = plt.subplots(10, len(names), figsize=(3.2 * len(names), 8.6), squeeze=False)
     for col, name in enumerate(names):

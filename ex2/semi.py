@@ -120,7 +120,7 @@ def finetune(
     test_images: torch.Tensor,
     test_labels: torch.Tensor,
 ) -> nn.Module:
-    """The whole classifier, initialised from the autoencoder's encoder, trained on the 100 images."""
+    """The whole classifier, initialised from the autoencoder's encoder, trained on the 100."""
     model = pretrained_classifier(encoder, seed)
     model = with_augmentation(model) if augment else model
     passes = max(1, s.steps * s.batch_size // len(pool.labelled_idx))
@@ -152,9 +152,9 @@ def label_spreading(
 ):
     """Zhou et al. (2004): spread the known labels over a symmetric k-NN graph of the points.
 
-    `partial` holds a class for labelled points and -1 elsewhere. Iterates F <- alpha S F + (1 - alpha) Y
-    with S = D^-1/2 W D^-1/2; returns the class distribution of every point (rows sum to 1, or 0
-    for a point no label reached).
+    `partial` holds a class for labelled points and -1 elsewhere. Iterates
+    F <- alpha S F + (1 - alpha) Y with S = D^-1/2 W D^-1/2; returns the class distribution of
+    every point (rows sum to 1, or 0 for a point no label reached).
     """
     graph = kneighbors_graph(points, n_neighbors=k, mode="connectivity", include_self=False)
     graph = graph.maximum(graph.T)  # symmetric: an outlier's neighbours also reach the outlier

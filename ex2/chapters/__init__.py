@@ -40,7 +40,8 @@ WITH_EXPERIMENTS = ("q1", "q2", "q3", "q4", "spread", "shift", "latent", "labels
 
 @dataclass(frozen=True)
 class Measurement:
-    """A cached measurement a chapter needs: `function(*args)` (an `experiments.cached_measurement`)."""
+    """A cached measurement a chapter needs: `function(*args)`, where `function` is an
+    `experiments.cached_measurement`."""
 
     function: object
     args: tuple

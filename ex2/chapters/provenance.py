@@ -78,7 +78,7 @@ def build_rows() -> list[list[str]]:
 
 
 def data_rows() -> list[list[str]]:
-    """Each data file with its size and full SHA-256, checked now (the build fails on a mismatch)."""
+    """Each data file with its size and full SHA-256, checked now (a mismatch fails the build)."""
     root = data.ensure_mnist(verify_hash=True)
     wheel = root / "wheels" / data.WHEEL_FILENAME
     rows = [

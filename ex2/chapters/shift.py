@@ -42,7 +42,7 @@ def falls_claim(curve) -> Claim:
         f"to {formatting.pct(curve[1])}, {formatting.pct(curve[2])} and "
         f"{formatting.pct(curve[MAX_SHIFT])} at 1, 2 and {MAX_SHIFT} pixels: the classifier "
         f"is not invariant to translation: {MAX_SHIFT} pixels cost "
-            f"{100 * (curve[0] - curve[MAX_SHIFT]):.0f} points."
+        f"{100 * (curve[0] - curve[MAX_SHIFT]):.0f} points."
     )
     return Claim(
         "shift.falls",
