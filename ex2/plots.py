@@ -118,7 +118,7 @@ def strip_plot(
     """Each method's values (times `scale`) as dots, one per draw or seed, with the mean as a bar
     and ±1 std."""
     fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 3.4))
-    for i, (name, values) in enumerate(groups.items()):
+    for i, values in enumerate(groups.values()):
         v = scale * np.asarray(values, dtype=float)
         jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
         ax.scatter(i + jitter, v, color=f"C{i}", alpha=0.8, zorder=3)
