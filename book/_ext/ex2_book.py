@@ -11,6 +11,9 @@ r"""Sphinx extension for this book (loaded through `sphinx.local_extensions` in 
    `\part`, so Q1 is chapter 1 as in the HTML; the chapters of the appendix part
    (`ex2_appendix_part`, "Appendices") are lettered A, B, ... (`\appendix`).
 3. PDF: tall tables with given column widths break across pages (longtable).
+4. HTML: each inline script once. Sphinx 7.4 adds the inline scripts that extensions register after
+   the builder started (sphinx-thebe's `const THEBE_JS_URL = ...`, sphinx-togglebutton's selector)
+   twice to every page; the second `const` is a SyntaxError in the browser's console.
 """
 
 from __future__ import annotations
@@ -183,6 +186,22 @@ class LongTablesBreakAcrossPages(SphinxPostTransform):
                 table["classes"].append("longtable")
 
 
+def inline_scripts_once(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated scripts from a page; an inline one is registered once with the file name None
+    and once with '' (sphinx/builders/html/__init__.py, prepare_writing)."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        attributes = getattr(js, "attributes", {})
+        key = (getattr(js, "filename", js) or "", tuple(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
 def _ancestors(node: nodes.Node, stop: nodes.Node):
     parent = node.parent
     while parent is not None and parent is not stop:
@@ -195,4 +214,5 @@ def setup(app):
     app.add_config_value("ex2_appendix_part", "Appendices", "env", [str])
     app.add_post_transform(BookStructureForLatex)
     app.add_post_transform(LongTablesBreakAcrossPages)
+    app.connect("html-page-context", inline_scripts_once, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
