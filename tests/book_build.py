@@ -47,6 +47,24 @@ def toc_docnames() -> list[str]:
     return names
 
 
+APPENDIX_PART = "Appendices"  # the ToC part whose chapters are lettered (ex2_appendix_part)
+
+
+def expected_chapter_labels() -> list[tuple[str, str]]:
+    """(label, docname) of every chapter of the ToC's parts: 1, 2, ... across the parts, the
+    appendix part's chapters A, B, ...; the root page is front matter, without a number."""
+    labels, number, letter = [], 0, 0
+    for part in toc().get("parts") or []:
+        for chapter in part.get("chapters") or []:
+            if part.get("caption") == APPENDIX_PART:
+                labels.append((chr(ord("A") + letter), chapter["file"]))
+                letter += 1
+            else:
+                number += 1
+                labels.append((str(number), chapter["file"]))
+    return labels
+
+
 def page_title(docname: str) -> str:
     """The first `# ` heading of a MyST page, as plain text."""
     for line in (REPO / f"{docname}.md").read_text().splitlines():

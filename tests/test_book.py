@@ -7,12 +7,21 @@ test_pdf.py and test_browser.py: the `built_book` fixture of book_build.py.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from urllib.parse import urlsplit
 
 import pytest
-from book_build import local_target, normalise, page_title, refs_of, toc_docnames
+from book_build import (
+    expected_chapter_labels,
+    local_target,
+    normalise,
+    page_title,
+    refs_of,
+    toc,
+    toc_docnames,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +110,18 @@ def test_pdf_contains_every_chapter_title(built_book):
     for docname in toc_docnames():
         title = normalise(page_title(docname))
         assert title in flat, f"PDF lacks the title of {docname}: {title!r}"
+
+
+def heading_number(page) -> str | None:
+    """The section number Sphinx put before a page's title (`<h1><span class="section-number">`)."""
+    m = re.search(r'<h1><span class="section-number">([^<]*?)\.\s*</span>', page.read_text())
+    return m.group(1) if m else None
+
+
+def test_html_numbers_chapters_as_the_pdf(built_book):
+    """Q1 is chapter 1, the chapters count on across the parts, the appendices are A, B, ...;
+    the root page has no number."""
+    html = built_book / "html"
+    assert heading_number(html / f"{toc()['root']}.html") is None, "the front matter is numbered"
+    shown = [(heading_number(html / f"{doc}.html"), doc) for _, doc in expected_chapter_labels()]
+    assert shown == expected_chapter_labels()

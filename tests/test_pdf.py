@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from book_build import normalise, page_title, refs_of, toc, toc_docnames
+from book_build import expected_chapter_labels, normalise, page_title, refs_of, toc, toc_docnames
 
 pytestmark = pytest.mark.slow
 
 POPPLER = ("pdftotext", "pdfimages")
-APPENDIX_PART = "Appendices"  # the part whose chapters are lettered (ex2_appendix_part)
 NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty"
@@ -111,21 +110,6 @@ def margins(pages) -> tuple[float, float]:
 def body_lines(page: Page, margins) -> list[Line]:
     head, foot = margins
     return [ln for ln in page.lines if ln.y_max > head and ln.y_min < foot]
-
-
-def expected_chapter_labels() -> list[tuple[str, str]]:
-    """(label, docname) of every chapter of the ToC's parts, as the HTML numbers them: 1, 2, ...
-    across the parts, the appendix part's chapters A, B, ..."""
-    labels, number, letter = [], 0, 0
-    for part in toc().get("parts") or []:
-        for chapter in part.get("chapters") or []:
-            if part.get("caption") == APPENDIX_PART:
-                labels.append((chr(ord("A") + letter), chapter["file"]))
-                letter += 1
-            else:
-                number += 1
-                labels.append((str(number), chapter["file"]))
-    return labels
 
 
 def contents_text(page_texts: list[str]) -> str:

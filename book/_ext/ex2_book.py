@@ -11,7 +11,9 @@ r"""Sphinx extension for this book (loaded through `sphinx.local_extensions` in 
    `\part`, so Q1 is chapter 1 as in the HTML; the chapters of the appendix part
    (`ex2_appendix_part`, "Appendices") are lettered A, B, ... (`\appendix`).
 3. PDF: tall tables with given column widths break across pages (longtable).
-4. HTML: each inline script once. Sphinx 7.4 adds the inline scripts that extensions register after
+4. HTML: the chapters of the appendix part numbered A, B, ... as in the PDF (section, figure and
+   table numbers too: "Fig. C.1"), not 10, 11, ...
+5. HTML: each inline script once. Sphinx 7.4 adds the inline scripts that extensions register after
    the builder started (sphinx-thebe's `const THEBE_JS_URL = ...`, sphinx-togglebutton's selector)
    twice to every page; the second `const` is a SyntaxError in the browser's console.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.environment.collectors.toctree import TocTreeCollector
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import texescape
 
@@ -186,6 +189,52 @@ class LongTablesBreakAcrossPages(SphinxPostTransform):
                 table["classes"].append("longtable")
 
 
+def letter_appendices(env) -> None:
+    """Renumber the appendix part's chapters A, B, ... in the section numbers that
+    sphinx-multitoc-numbering assigned (10, 11, ... continuing the other parts): in the numbers by
+    anchor (page titles, headings, {numref}) and on the ToC nodes the navigation is built from."""
+    site_map = getattr(env, "external_site_map", None)
+    part = env.config.ex2_appendix_part
+    if site_map is None or not part:
+        return
+    root = site_map[site_map.root.docname]
+    docs = [f for tree in root.subtrees or [] if tree.caption == part for f in tree.files()]
+    letters = {}
+    for i, doc in enumerate(docs):
+        number = (env.toc_secnumbers.get(doc) or {}).get("")
+        if number:
+            letters[number[0]] = chr(ord("A") + i)
+
+    def relabel(number):
+        if number and number[0] in letters:
+            return type(number)([letters[number[0]], *number[1:]])
+        return number
+
+    for doc in docs:
+        numbers = env.toc_secnumbers.get(doc, {})
+        for anchor, number in numbers.items():
+            numbers[anchor] = relabel(number)
+        for tree in (env.tocs.get(doc), env.titles.get(doc)):
+            if tree is None:
+                continue
+            for node in tree.findall(nodes.Element):
+                if node.get("secnumber"):
+                    node["secnumber"] = relabel(node["secnumber"])
+
+
+def assign_figure_numbers_after_lettering(original):
+    """TocTreeCollector.assign_figure_numbers, run once the section numbers are final: figure
+    numbers are built from them. (Wraps the method assign_section_numbers is run just before; that
+    one is sphinx-multitoc-numbering's.)"""
+
+    def assign_figure_numbers(self, env):
+        letter_appendices(env)
+        return original(self, env)
+
+    assign_figure_numbers.ex2_wrapped = True
+    return assign_figure_numbers
+
+
 def inline_scripts_once(app, pagename, templatename, context, doctree) -> None:
     """Drop repeated scripts from a page; an inline one is registered once with the file name None
     and once with '' (sphinx/builders/html/__init__.py, prepare_writing)."""
@@ -210,6 +259,10 @@ def _ancestors(node: nodes.Node, stop: nodes.Node):
 
 
 def setup(app):
+    if not getattr(TocTreeCollector.assign_figure_numbers, "ex2_wrapped", False):
+        TocTreeCollector.assign_figure_numbers = assign_figure_numbers_after_lettering(
+            TocTreeCollector.assign_figure_numbers
+        )
     app.connect("env-before-read-docs", read_in_toc_order)
     app.add_config_value("ex2_appendix_part", "Appendices", "env", [str])
     app.add_post_transform(BookStructureForLatex)
