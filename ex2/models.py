@@ -1,4 +1,5 @@
-"""The exercise's networks: a strided-conv encoder, its mirrored decoder, and a linear classifier head.
+"""The exercise's networks: a strided-conv encoder, its mirrored decoder, and a linear classifier
+head.
 
 Two knobs, independent of each other: `base_channels` c sets the channel pyramid c -> 2c -> 4c, and
 `latent_dim` d is the width of the bottleneck. Only the last Linear layer of the encoder (and the
@@ -34,8 +35,15 @@ def conv_block(c_in: int, c_out: int) -> nn.Sequential:
 def deconv_block(c_in: int, c_out: int, output_padding: int) -> nn.Sequential:
     """3x3 stride-2 transposed conv, BatchNorm, ReLU: the mirror of `conv_block`."""
     return nn.Sequential(
-        nn.ConvTranspose2d(c_in, c_out, kernel_size=3, stride=2, padding=1,
-                           output_padding=output_padding, bias=False),
+        nn.ConvTranspose2d(
+            c_in,
+            c_out,
+            kernel_size=3,
+            stride=2,
+            padding=1,
+            output_padding=output_padding,
+            bias=False,
+        ),
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     )
@@ -48,10 +56,10 @@ class Encoder(nn.Module):
         d = check_positive_int("latent_dim", latent_dim)
         self.base_channels, self.latent_dim = c, d
         self.features = nn.Sequential(
-            conv_block(1, c),          # [B, 1, 28, 28] -> [B, c, 14, 14]
-            conv_block(c, 2 * c),      # -> [B, 2c, 7, 7]
+            conv_block(1, c),  # [B, 1, 28, 28] -> [B, c, 14, 14]
+            conv_block(c, 2 * c),  # -> [B, 2c, 7, 7]
             conv_block(2 * c, 4 * c),  # -> [B, 4c, 4, 4]
-            nn.Flatten(),              # -> [B, 4c * 16]
+            nn.Flatten(),  # -> [B, 4c * 16]
         )
         self.to_latent = nn.Linear(4 * c * FINAL_SIZE**2, d)  # -> [B, d]
 
@@ -66,15 +74,17 @@ class Decoder(nn.Module):
         d = check_positive_int("latent_dim", latent_dim)
         self.base_channels, self.latent_dim = c, d
         self.from_latent = nn.Sequential(
-            nn.Linear(d, 4 * c * FINAL_SIZE**2),             # [B, d] -> [B, 4c * 16]
+            nn.Linear(d, 4 * c * FINAL_SIZE**2),  # [B, d] -> [B, 4c * 16]
             nn.ReLU(inplace=True),
             nn.Unflatten(1, (4 * c, FINAL_SIZE, FINAL_SIZE)),  # -> [B, 4c, 4, 4]
         )
         # Transposed-conv output side: (n - 1) * 2 - 2 + 3 + output_padding.
         self.upsample = nn.Sequential(
             deconv_block(4 * c, 2 * c, output_padding=0),  # -> [B, 2c, 7, 7]
-            deconv_block(2 * c, c, output_padding=1),      # -> [B, c, 14, 14]
-            nn.ConvTranspose2d(c, 1, kernel_size=3, stride=2, padding=1, output_padding=1),  # -> [B, 1, 28, 28]
+            deconv_block(2 * c, c, output_padding=1),  # -> [B, c, 14, 14]
+            nn.ConvTranspose2d(
+                c, 1, kernel_size=3, stride=2, padding=1, output_padding=1
+            ),  # -> [B, 1, 28, 28]
             nn.Sigmoid(),  # pixels live in [0, 1]
         )
 

@@ -4,7 +4,7 @@ Every method sees the training images, the indices of the labelled ones and *the
 (`LabelledPool`); the other training labels never enter this module. The test set is used only to
 score the finished classifier. Settings were fixed before looking at any test result.
 
-1. `frozen_head`    the Q3 baseline: frozen autoencoder encoder + linear layer (from `experiments`).
+1. (the Q3 baseline, frozen autoencoder encoder + linear layer, is a run of `experiments`)
 2. `finetune`       start from the autoencoder's encoder and train the whole classifier on the 100.
 3. `finetune_aug`   the same with random translations and rotations of the 100 images.
 4. `label_spread`   label spreading on a k-NN graph of the autoencoder's codes of all 60,000 images.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,22 +26,27 @@ from scipy import sparse
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from torch import nn
 
-from ex2 import experiments as E
-from ex2 import report
 from ex2 import train as T
-from ex2.data import random_subset
+from ex2.config import RunConfig, profile
+from ex2.data import load_mnist, random_subset
+from ex2.experiments import cached_measurement, run
 from ex2.models import Classifier
-from ex2.report import outputs
+from ex2.train import forward_in_batches
 
-METHODS = ("frozen_head", "finetune", "finetune_aug", "label_spread", "pseudo_label")
+METHODS = (
+    "finetune",
+    "finetune_aug",
+    "label_spread",
+    "pseudo_label",
+)  # trained here; step 1 is Q3(ii)
 
 
 @dataclass(frozen=True)
 class LabelledPool:
     """What a semi-supervised method may use: all training images, and labels for a few of them."""
 
-    images: torch.Tensor          # [60000, 1, 28, 28]: every training image, labelled or not
-    labelled_idx: torch.Tensor    # [100] indices into `images`
+    images: torch.Tensor  # [60000, 1, 28, 28]: every training image, labelled or not
+    labelled_idx: torch.Tensor  # [100] indices into `images`
     labelled_targets: torch.Tensor  # [100] the labels of those images, and nothing else
 
 
@@ -52,11 +57,13 @@ class SemiSettings:
     steps: int = 1000
     batch_size: int = 10
     lr: float = 1e-3
-    neighbours: int = 10        # k of the k-NN graph for label spreading
-    alpha: float = 0.99         # label spreading: weight of the neighbours vs the initial labels (Zhou et al. 2004)
-    confidence: float = 0.9     # rounds 2+: keep pseudo-labels the classifier gives this probability
-    rounds: int = 3             # self-training rounds (the first on spread labels)
-    pseudo_epochs: int = 2      # epochs over the pseudo-labelled images per round
+    neighbours: int = 10  # k of the k-NN graph for label spreading
+    alpha: float = (
+        0.99  # label spreading: weight of the neighbours vs the initial labels (Zhou et al. 2004)
+    )
+    confidence: float = 0.9  # rounds 2+: keep pseudo-labels the classifier gives this probability
+    rounds: int = 3  # self-training rounds (the first on spread labels)
+    pseudo_epochs: int = 2  # epochs over the pseudo-labelled images per round
     pseudo_batch: int = 256
     pseudo_lr: float = 2e-3
     max_batches: int | None = None  # smoke runs
@@ -75,9 +82,16 @@ class RandomShiftRotate(nn.Module):
             return x
         n, _, h, w = x.shape
         angle = (torch.rand(n, device=x.device) * 2 - 1) * math.radians(self.degrees)
-        move = (torch.rand(n, 2, device=x.device) * 2 - 1) * self.shift * 2 / torch.tensor([w, h], device=x.device)
+        move = (
+            (torch.rand(n, 2, device=x.device) * 2 - 1)
+            * self.shift
+            * 2
+            / torch.tensor([w, h], device=x.device)
+        )
         cos, sin = angle.cos(), angle.sin()
-        theta = torch.stack([torch.stack([cos, -sin, move[:, 0]], 1), torch.stack([sin, cos, move[:, 1]], 1)], 1)
+        theta = torch.stack(
+            [torch.stack([cos, -sin, move[:, 0]], 1), torch.stack([sin, cos, move[:, 1]], 1)], 1
+        )
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
@@ -94,23 +108,48 @@ def with_augmentation(model: nn.Module) -> nn.Module:
 
 
 def test_accuracy(model: nn.Module, test_images: torch.Tensor, test_labels: torch.Tensor) -> float:
-    return (outputs(model, test_images).argmax(1) == test_labels).float().mean().item()
+    return (forward_in_batches(model, test_images).argmax(1) == test_labels).float().mean().item()
 
 
-def finetune(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int, augment: bool,
-             test_images: torch.Tensor, test_labels: torch.Tensor) -> nn.Module:
+def finetune(
+    pool: LabelledPool,
+    encoder: nn.Module,
+    s: SemiSettings,
+    seed: int,
+    augment: bool,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> nn.Module:
     """The whole classifier, initialised from the autoencoder's encoder, trained on the 100 images."""
     model = pretrained_classifier(encoder, seed)
     model = with_augmentation(model) if augment else model
     passes = max(1, s.steps * s.batch_size // len(pool.labelled_idx))
-    cfg = T.TrainConfig(epochs=1, lr=s.lr, batch_size=s.batch_size, seed=seed, lr_schedule="cosine",
-                        passes_per_epoch=passes, max_batches=s.max_batches)
-    T.fit(model, pool.images[pool.labelled_idx], pool.labelled_targets, test_images, test_labels,
-          T.CLASSIFICATION, cfg, log=None)
+    cfg = T.TrainConfig(
+        epochs=1,
+        lr=s.lr,
+        batch_size=s.batch_size,
+        seed=seed,
+        lr_schedule="cosine",
+        passes_per_epoch=passes,
+        max_batches=s.max_batches,
+        channels_last=T.prefers_channels_last(encoder.base_channels),
+    )
+    T.fit(
+        model,
+        pool.images[pool.labelled_idx],
+        pool.labelled_targets,
+        test_images,
+        test_labels,
+        T.CLASSIFICATION,
+        cfg,
+        log=None,
+    )
     return model
 
 
-def label_spreading(points: np.ndarray, partial: np.ndarray, k: int, alpha: float, iterations: int = 50):
+def label_spreading(
+    points: np.ndarray, partial: np.ndarray, k: int, alpha: float, iterations: int = 50
+):
     """Zhou et al. (2004): spread the known labels over a symmetric k-NN graph of the points.
 
     `partial` holds a class for labelled points and -1 elsewhere. Iterates F <- alpha S F + (1 - alpha) Y
@@ -154,8 +193,14 @@ def spread_predict(knn, encoder: nn.Module, images: torch.Tensor) -> np.ndarray:
     return knn.predict(codes / knn.code_scale_)
 
 
-def self_train(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int,
-               test_images: torch.Tensor, test_labels: torch.Tensor) -> tuple[nn.Module, list[dict]]:
+def self_train(
+    pool: LabelledPool,
+    encoder: nn.Module,
+    s: SemiSettings,
+    seed: int,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> tuple[nn.Module, list[dict]]:
     """Rounds of: train on confident pseudo-labels (+ the true 100), then relabel with the model."""
     labels, _, _ = spread_labels(pool, encoder, s)
     labels = torch.as_tensor(labels)
@@ -171,13 +216,34 @@ def self_train(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: in
         targets[pool.labelled_idx] = pool.labelled_targets  # the true labels always win
         idx = torch.nonzero(keep).flatten()
         model = with_augmentation(pretrained_classifier(encoder, seed + r))
-        cfg = T.TrainConfig(epochs=s.pseudo_epochs, lr=s.pseudo_lr, batch_size=s.pseudo_batch, seed=seed + r,
-                            lr_schedule="cosine", max_batches=s.max_batches)
-        T.fit(model, pool.images[idx], targets[idx], test_images, test_labels, T.CLASSIFICATION, cfg, log=None)
-        probs = outputs(model, pool.images).softmax(1)
+        cfg = T.TrainConfig(
+            epochs=s.pseudo_epochs,
+            lr=s.pseudo_lr,
+            batch_size=s.pseudo_batch,
+            seed=seed + r,
+            lr_schedule="cosine",
+            max_batches=s.max_batches,
+            channels_last=T.prefers_channels_last(encoder.base_channels),
+        )
+        T.fit(
+            model,
+            pool.images[idx],
+            targets[idx],
+            test_images,
+            test_labels,
+            T.CLASSIFICATION,
+            cfg,
+            log=None,
+        )
+        probs = forward_in_batches(model, pool.images).softmax(1)
         confidence, labels = probs.max(1)
-        log.append({"round": r + 1, "pseudo_labelled": len(idx),
-                    "test_accuracy": test_accuracy(model, test_images, test_labels)})
+        log.append(
+            {
+                "round": r + 1,
+                "pseudo_labelled": len(idx),
+                "test_accuracy": test_accuracy(model, test_images, test_labels),
+            }
+        )
     return model, log
 
 
@@ -186,8 +252,15 @@ def labelled_pool(images: torch.Tensor, labels: torch.Tensor, subset: torch.Tens
     return LabelledPool(images, subset, labels[subset].clone())
 
 
-def run_method(method: str, pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int,
-               test_images: torch.Tensor, test_labels: torch.Tensor) -> dict:
+def run_method(
+    method: str,
+    pool: LabelledPool,
+    encoder: nn.Module,
+    s: SemiSettings,
+    seed: int,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> dict:
     """Train one method on the pool and score it on the test set."""
     if method == "finetune" or method == "finetune_aug":
         model = finetune(pool, encoder, s, seed, method == "finetune_aug", test_images, test_labels)
@@ -199,37 +272,28 @@ def run_method(method: str, pool: LabelledPool, encoder: nn.Module, s: SemiSetti
     if method == "pseudo_label":
         model, rounds = self_train(pool, encoder, s, seed, test_images, test_labels)
         return {"test_accuracy": test_accuracy(model, test_images, test_labels), "rounds": rounds}
-    raise ValueError(f"unknown method {method!r}; methods: {', '.join(METHODS[1:])}")
+    raise ValueError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
 
 
 def settings_for_profile() -> SemiSettings:
-    if E.profile() == "full":
+    if profile() == "full":
         return SemiSettings()
     return SemiSettings(steps=20, rounds=1, pseudo_epochs=1, max_batches=4)
 
 
-def draws_for_profile() -> int:
-    return report.SPREAD_DRAWS if E.profile() == "full" else 2
-
-
-def method_result(method: str, draw: int, data) -> dict:
-    """One method on one seeded draw of 100 labels (draw k: subset seed k, model seed k), cached.
-
-    `frozen_head` is the Q3(ii) run of that draw; the others are trained here on the autoencoder
-    encoder of Q1. Only `labelled_pool` reads training labels, and only the drawn ones.
-    """
-    if method == "frozen_head":
-        run = E.run(report.q3_spread_configs()["subset"][draw])
-        return {"test_accuracy": run.final["test_accuracy"], "seconds": run.train_seconds}
-    encoder_run = E.run(report.pretrained_autoencoder())
-    s = settings_for_profile()
-
-    def compute():
-        subset = random_subset(len(data.train_labels), report.SUBSET_SIZE, draw)
-        pool = labelled_pool(data.train_images, data.train_labels, subset)
-        start = time.perf_counter()
-        result = run_method(method, pool, encoder_run.model.encoder, s, draw, data.test_images, data.test_labels)
-        return {**result, "seconds": time.perf_counter() - start}
-
-    key = {"method": method, "draw": draw, "settings": asdict(s), "encoder": encoder_run.run_dir.name}
-    return E.cached_json("semi", key, compute)
+@cached_measurement
+def method_result(
+    method: str, draw: int, encoder_run: RunConfig, settings: dict, subset_size: int = 100
+) -> dict:
+    """One method on one seeded draw of labels (draw k: subset seed k, model seed k), on the
+    encoder of the autoencoder run `encoder_run`. Only `labelled_pool` reads training labels, and
+    only the drawn ones; the test set only scores the finished model."""
+    mnist = load_mnist()
+    encoder = run(encoder_run).model.encoder
+    subset = random_subset(len(mnist.train_labels), subset_size, draw)
+    pool = labelled_pool(mnist.train_images, mnist.train_labels, subset)
+    start = time.perf_counter()
+    result = run_method(
+        method, pool, encoder, SemiSettings(**settings), draw, mnist.test_images, mnist.test_labels
+    )
+    return {**result, "seconds": time.perf_counter() - start}

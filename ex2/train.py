@@ -14,11 +14,12 @@ Losses and counts are summed on the device and read back once per epoch (no per-
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -40,9 +41,18 @@ class TrainConfig:
     seed: int = 0
     weight_decay: float = 0.0
     lr_schedule: str = "constant"  # or "cosine": decay to zero over the run
-    passes_per_epoch: int = 1  # >1 for tiny training sets: an "epoch" is then several passes over the data
-    max_batches: int | None = None  # stop each epoch after this many batches (dry runs, smoke tests)
+    passes_per_epoch: int = (
+        1  # >1 for tiny training sets: an "epoch" is then several passes over the data
+    )
+    max_batches: int | None = (
+        None  # stop each epoch after this many batches (dry runs, smoke tests)
+    )
     eval_batch_size: int = 2000
+    channels_last: bool = False  # on the CPU: see prefers_channels_last
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: nothing trained is worth keeping."""
 
 
 @dataclass
@@ -59,16 +69,20 @@ class History:
 
     def epoch_line(self, epoch: int, epochs: int) -> str:
         i = epoch - 1
-        return (f"[{epoch:02d}/{epochs}] "
-                f"train {self.loss_name}={self.train_loss[i]:.4f} train {self.metric_name}={self.train_metric[i]:.4f} "
-                f"test {self.loss_name}={self.test_loss[i]:.4f} test {self.metric_name}={self.test_metric[i]:.4f} "
-                f"({self.seconds[i]:.1f}s)")
+        return (
+            f"[{epoch:02d}/{epochs}] "
+            f"train {self.loss_name}={self.train_loss[i]:.4f} "
+            f"train {self.metric_name}={self.train_metric[i]:.4f} "
+            f"test {self.loss_name}={self.test_loss[i]:.4f} "
+            f"test {self.metric_name}={self.test_metric[i]:.4f} "
+            f"({self.seconds[i]:.1f}s)"
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(**d)
 
 
@@ -88,9 +102,9 @@ class ClassificationHistory(History):
 class Objective:
     """What a task optimises and what it counts as correct."""
 
-    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]      # mean over the batch
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # mean over the batch
     n_correct: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # correct units in the batch
-    n_units: Callable[[torch.Tensor], int]                            # units in the batch
+    n_units: Callable[[torch.Tensor], int]  # units in the batch
     history: type[History]
 
 
@@ -116,18 +130,42 @@ def progress_is_quiet() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stderr.isatty()
 
 
-@torch.inference_mode()
-def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, objective: Objective,
-             batch_size: int = 2000) -> tuple[float, float]:
-    """Mean loss and metric over a whole split, in eval mode, in large batches."""
+def forward_in_batches(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int = 2000, for_training: bool = False
+) -> torch.Tensor:
+    """The model's outputs for all `inputs`, in eval mode and in large batches, without gradients.
+
+    `for_training`: the outputs feed a layer that is being trained (a frozen encoder's codes), so
+    they are made under `no_grad`; otherwise under the cheaper `inference_mode`.
+    """
     model.eval()
+    with torch.no_grad() if for_training else torch.inference_mode():
+        return torch.cat(
+            [model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
+        )
+
+
+def predictions(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Predicted classes [N] of a classifier."""
+    return forward_in_batches(model, images).argmax(dim=1)
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    objective: Objective,
+    batch_size: int = 2000,
+) -> tuple[float, float]:
+    """Mean loss and metric over a whole split (per-batch sums, read back once)."""
+    outputs = forward_in_batches(model, inputs, batch_size)
     loss_sum = torch.zeros((), device=inputs.device)
     correct = torch.zeros((), device=inputs.device, dtype=torch.long)
     units = 0
     for start in range(0, len(inputs), batch_size):
-        x, y = inputs[start:start + batch_size], targets[start:start + batch_size]
-        out = model(x)
-        loss_sum += objective.loss(out, y) * len(x)
+        out, y = outputs[start : start + batch_size], targets[start : start + batch_size]
+        loss_sum += objective.loss(out, y) * len(y)
         correct += objective.n_correct(out, y)
         units += objective.n_units(y)
     return loss_sum.item() / len(inputs), correct.item() / units
@@ -144,17 +182,27 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for the whole update instead of one per tensor (measured faster, `make bench`).
+    # fused: one kernel for the whole update instead of one per tensor (faster: `make bench`).
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     if cfg.lr_schedule == "cosine":
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * steps_per_epoch)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=cfg.epochs * steps_per_epoch
+        )
     else:
         schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
     return optimizer, schedule
 
 
-def train_one_epoch(model: nn.Module, optimizer, schedule, inputs: torch.Tensor, targets: torch.Tensor,
-                    objective: Objective, batches: list[torch.Tensor], desc: str = "") -> tuple[float, float]:
+def train_one_epoch(
+    model: nn.Module,
+    optimizer,
+    schedule,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    objective: Objective,
+    batches: list[torch.Tensor],
+    desc: str = "",
+) -> tuple[float, float]:
     """One pass over `batches` (index tensors); returns the mean training loss and metric."""
     model.train()
     device = inputs.device
@@ -177,45 +225,72 @@ def train_one_epoch(model: nn.Module, optimizer, schedule, inputs: torch.Tensor,
     return loss_sum.item() / seen, correct.item() / units
 
 
-def prefers_channels_last(model: nn.Module, device: torch.device) -> bool:
-    """On the CPU, the 16-channel (and wider) conv stacks train ~25 % faster in channels_last
-    memory layout, the 4-channel ones ~30 % slower (`make bench --variants` and the Performance
-    appendix); on other devices we keep the default layout."""
-    widths = [m.base_channels for m in model.modules() if hasattr(m, "base_channels")]
-    return device.type == "cpu" and bool(widths) and min(widths) >= 16
+def prefers_channels_last(base_channels: int) -> bool:
+    """On the CPU, the 16-channel (and wider) conv stacks train faster in channels_last memory
+    layout (21.5 against 25.2 ms per step for c=16 in bench/results.json), the 4-channel ones
+    slower; `TrainConfig.channels_last` carries the choice to `fit`."""
+    return base_channels >= 16
 
 
-def place_model(model: nn.Module, device: torch.device) -> nn.Module:
+def place_model(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
     """Move the model to the training device, in the memory layout that trains fastest there."""
     model.to(device)
-    if prefers_channels_last(model, device):
+    if channels_last and device.type == "cpu":
         model.to(memory_format=torch.channels_last)
     return model
 
 
-def fit(model: nn.Module, train_inputs: torch.Tensor, train_targets: torch.Tensor,
-        test_inputs: torch.Tensor, test_targets: torch.Tensor, objective: Objective,
-        cfg: TrainConfig, log: Callable[[str], None] | None = print, desc: str = "train") -> History:
+def fit(
+    model: nn.Module,
+    train_inputs: torch.Tensor,
+    train_targets: torch.Tensor,
+    test_inputs: torch.Tensor,
+    test_targets: torch.Tensor,
+    objective: Objective,
+    cfg: TrainConfig,
+    log: Callable[[str], None] | None = print,
+    desc: str = "train",
+) -> History:
     """Train for `cfg.epochs`, evaluating on the test split after each; returns the history."""
-    place_model(model, train_inputs.device)
+    place_model(model, train_inputs.device, cfg.channels_last)
     steps_per_epoch = cfg.passes_per_epoch * -(-len(train_inputs) // cfg.batch_size)
     steps_per_epoch = min(steps_per_epoch, cfg.max_batches or steps_per_epoch)
     optimizer, schedule = make_optimizer(model, cfg, steps_per_epoch)
-    generator = torch.Generator().manual_seed(cfg.seed)  # batch order; model init is seeded by the caller
+    generator = torch.Generator().manual_seed(
+        cfg.seed
+    )  # batch order; model init is seeded by the caller
     history = objective.history()
 
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        batches = [b for _ in range(cfg.passes_per_epoch)
-                   for b in shuffled_batches(len(train_inputs), cfg.batch_size, generator)][:cfg.max_batches]
-        train_loss, train_metric = train_one_epoch(model, optimizer, schedule, train_inputs, train_targets,
-                                                   objective, batches, desc=f"{desc} {epoch}/{cfg.epochs}")
-        test_loss, test_metric = evaluate(model, test_inputs, test_targets, objective, cfg.eval_batch_size)
+        batches = [
+            b
+            for _ in range(cfg.passes_per_epoch)
+            for b in shuffled_batches(len(train_inputs), cfg.batch_size, generator)
+        ][: cfg.max_batches]
+        train_loss, train_metric = train_one_epoch(
+            model,
+            optimizer,
+            schedule,
+            train_inputs,
+            train_targets,
+            objective,
+            batches,
+            desc=f"{desc} {epoch}/{cfg.epochs}",
+        )
+        test_loss, test_metric = evaluate(
+            model, test_inputs, test_targets, objective, cfg.eval_batch_size
+        )
         history.train_loss.append(train_loss)
         history.train_metric.append(train_metric)
         history.test_loss.append(test_loss)
         history.test_metric.append(test_metric)
         history.seconds.append(time.perf_counter() - start)
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch}: the {history.loss_name} "
+                f"loss is {train_loss} (use a smaller learning rate, --lr)"
+            )
         if log:
             log(history.epoch_line(epoch, cfg.epochs))
     return history
@@ -224,37 +299,90 @@ def fit(model: nn.Module, train_inputs: torch.Tensor, train_targets: torch.Tenso
 # --------------------------------------------------------------------------- the four tasks
 
 
-def train_autoencoder(model: nn.Module, data: MnistTensors, cfg: TrainConfig,
-                      log: Callable[[str], None] | None = print) -> ReconstructionHistory:
-    return fit(model, data.train_images, data.train_images, data.test_images, data.test_images,
-               RECONSTRUCTION, cfg, log, desc="autoencoder")
+def train_autoencoder(
+    model: nn.Module,
+    data: MnistTensors,
+    cfg: TrainConfig,
+    log: Callable[[str], None] | None = print,
+) -> ReconstructionHistory:
+    return fit(
+        model,
+        data.train_images,
+        data.train_images,
+        data.test_images,
+        data.test_images,
+        RECONSTRUCTION,
+        cfg,
+        log,
+        desc="autoencoder",
+    )
 
 
-def train_classifier(model: nn.Module, data: MnistTensors, cfg: TrainConfig,
-                     subset: torch.Tensor | None = None,
-                     log: Callable[[str], None] | None = print) -> ClassificationHistory:
+def train_classifier(
+    model: nn.Module,
+    data: MnistTensors,
+    cfg: TrainConfig,
+    subset: torch.Tensor | None = None,
+    log: Callable[[str], None] | None = print,
+) -> ClassificationHistory:
     images, labels = select(data.train_images, data.train_labels, subset)
-    return fit(model, images, labels, data.test_images, data.test_labels,
-               CLASSIFICATION, cfg, log, desc="classifier")
+    return fit(
+        model,
+        images,
+        labels,
+        data.test_images,
+        data.test_labels,
+        CLASSIFICATION,
+        cfg,
+        log,
+        desc="classifier",
+    )
 
 
-def train_head_on_frozen_encoder(encoder: nn.Module, head: nn.Module, data: MnistTensors,
-                                 cfg: TrainConfig, subset: torch.Tensor | None = None,
-                                 log: Callable[[str], None] | None = print) -> ClassificationHistory:
+def train_head_on_frozen_encoder(
+    encoder: nn.Module,
+    head: nn.Module,
+    data: MnistTensors,
+    cfg: TrainConfig,
+    subset: torch.Tensor | None = None,
+    log: Callable[[str], None] | None = print,
+) -> ClassificationHistory:
     images, labels = select(data.train_images, data.train_labels, subset)
     train_codes = encode(encoder, images, cfg.eval_batch_size)
     test_codes = encode(encoder, data.test_images, cfg.eval_batch_size)
-    return fit(head, train_codes, labels, test_codes, data.test_labels,
-               CLASSIFICATION, cfg, log, desc="linear head")
+    return fit(
+        head,
+        train_codes,
+        labels,
+        test_codes,
+        data.test_labels,
+        CLASSIFICATION,
+        cfg,
+        log,
+        desc="linear head",
+    )
 
 
-def train_decoder_on_frozen_encoder(encoder: nn.Module, decoder: nn.Module, data: MnistTensors,
-                                    cfg: TrainConfig,
-                                    log: Callable[[str], None] | None = print) -> ReconstructionHistory:
+def train_decoder_on_frozen_encoder(
+    encoder: nn.Module,
+    decoder: nn.Module,
+    data: MnistTensors,
+    cfg: TrainConfig,
+    log: Callable[[str], None] | None = print,
+) -> ReconstructionHistory:
     train_codes = encode(encoder, data.train_images, cfg.eval_batch_size)
     test_codes = encode(encoder, data.test_images, cfg.eval_batch_size)
-    return fit(decoder, train_codes, data.train_images, test_codes, data.test_images,
-               RECONSTRUCTION, cfg, log, desc="decoder")
+    return fit(
+        decoder,
+        train_codes,
+        data.train_images,
+        test_codes,
+        data.test_images,
+        RECONSTRUCTION,
+        cfg,
+        log,
+        desc="decoder",
+    )
 
 
 def select(images: torch.Tensor, labels: torch.Tensor, subset: torch.Tensor | None):
@@ -272,8 +400,7 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-@torch.no_grad()  # not inference_mode: the codes feed a trained layer that saves them for backward
 def encode(encoder: nn.Module, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """Latent codes [N, d] of a frozen encoder."""
+    """Latent codes [N, d] of a frozen encoder, ready to train a layer on."""
     freeze(encoder).to(images.device)
-    return torch.cat([encoder(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    return forward_in_batches(encoder, images, batch_size, for_training=True)

@@ -9,9 +9,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from verify import equivariance as eq  # noqa: E402
 from verify import figures  # noqa: E402
-from verify import shift as sh  # noqa: E402
-from verify.jacobian import conv2d_jacobian_pair  # noqa: E402
+from verify import layers as ly  # noqa: E402
+from verify.jacobian import check_conv2d_jacobian  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +26,7 @@ def images(fig):
 
 
 def test_jacobian_comparison_panels_and_difference():
-    derived, auto = conv2d_jacobian_pair()
+    derived, auto = (check_conv2d_jacobian().data[k] for k in ("derived", "autograd"))
     fig = figures.jacobian_comparison(derived, auto, block=(5, 5), channel_rows=25)
     ims = images(fig)
     assert len(ims) == 3
@@ -40,8 +41,22 @@ def test_jacobian_comparison_panels_and_difference():
     assert len(fig.axes) == 4  # three panels and the colourbar
 
 
+def test_conv2d_jacobian_draws_the_check_data_with_its_blocks():
+    r = check_conv2d_jacobian(h=6, w=5, padding=(1, 0), stride=(2, 1), c_out=3, kernel_size=(3, 2))
+    fig = figures.conv2d_jacobian(r.data)
+    ims = images(fig)
+    np.testing.assert_array_equal(ims[0].get_array(), r.data["derived"])
+    np.testing.assert_array_equal(ims[1].get_array(), r.data["autograd"])
+    # 3 output channels of 3 x 4 pixels: 2 thick channel lines; blocks of 4 rows x 5 columns
+    ax = fig.axes[0]
+    thick = [ln for ln in ax.lines if ln.get_linewidth() == 1.5]
+    thin = [ln for ln in ax.lines if ln.get_linewidth() == 0.5]
+    assert len(thick) == 2
+    assert len(thin) == (36 // 4 - 1) + (30 // 5 - 1)
+
+
 def test_jacobian_comparison_shows_a_wrong_closed_form():
-    derived, auto = conv2d_jacobian_pair()
+    derived, auto = (check_conv2d_jacobian().data[k] for k in ("derived", "autograd"))
     wrong = derived.copy()
     wrong[0, 0] += 1.0
     fig = figures.jacobian_comparison(wrong, auto)
@@ -56,10 +71,10 @@ def test_jacobian_comparison_rejects_shape_mismatch():
 
 
 def counterexample(dims):
-    pool = sh.max_pool(2, dims)
+    pool = ly.max_pool(2, dims)
     shape, s = ((1, 1, 8), 1) if dims == 1 else ((1, 1, 4, 4), (1, 1))
-    x = sh.find_pooling_counterexample(pool, shape, s, trials=50)
-    return sh.check_not_equivariant(pool, x, [s], question="T2c", claim="test")
+    x = eq.find_pooling_counterexample(pool, shape, s, trials=50)
+    return eq.check_not_equivariant(pool, x, [s], claim_id="T2c.test", claim="test")
 
 
 @pytest.mark.parametrize("dims", [1, 2])
@@ -69,7 +84,8 @@ def test_pooling_counterexample_draws_the_check_data(dims):
     fig = figures.pooling_counterexample({"max-pool": r.data})
     ims = images(fig)
     assert len(ims) == 5
-    for im, key in zip(ims, ["input", "shifted_input", "f_input", "f_shifted", "shifted_f"]):
+    keys = ["input", "shifted_input", "f_input", "f_shifted", "shifted_f"]
+    for im, key in zip(ims, keys, strict=True):
         np.testing.assert_array_equal(im.get_array(), np.atleast_2d(np.squeeze(r.data[key])))
     # the differing entries of P(S x) and S_t P(x) are outlined, in both panels
     n_diff = int(np.count_nonzero(np.abs(r.data["f_shifted"] - r.data["shifted_f"]) > 1e-6))
@@ -80,7 +96,7 @@ def test_pooling_counterexample_draws_the_check_data(dims):
 
 def test_pooling_counterexample_no_outline_when_equivariant():
     x = torch.arange(8, dtype=torch.float64).reshape(1, 1, 8)
-    r = sh.check_not_equivariant(sh.max_pool(2, 1), x, [2], question="T2c", claim="even shift")
+    r = eq.check_not_equivariant(ly.max_pool(2, 1), x, [2], claim_id="T2c.test", claim="even")
     assert not r.passed  # a shift by 2 is no counterexample
     fig = figures.pooling_counterexample({"even": r.data})
     assert not fig.axes[3].patches and not fig.axes[4].patches

@@ -73,8 +73,10 @@ def test_wrong_general_formula_fails():
     wrong_index = sp.Piecewise((sym._h[m + 1], sp.And(m >= 0, m < sym.K)), (0, True))
     wrong_range = sp.Piecewise((sym._h[m], sp.And(m >= 0, m <= sym.K)), (0, True))
     transposed_idx = sp.Piecewise(
-        (sym._h[sym.I - sym.J * sym.S + sym.P], sp.And(sym.I - sym.J * sym.S + sym.P >= 0,
-                                                          sym.I - sym.J * sym.S + sym.P < sym.K)),
+        (
+            sym._h[sym.I - sym.J * sym.S + sym.P],
+            sp.And(sym.I - sym.J * sym.S + sym.P >= 0, sym.I - sym.J * sym.S + sym.P < sym.K),
+        ),
         (0, True),
     )
     for wrong in (wrong_index, wrong_range, transposed_idx):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from . import run_all
-from .mnist import load_mnist_digit, mnist_test_images_path
+from verify import run_all
+from verify.mnist import load_mnist_digit, mnist_test_images_path
 
 
 def main() -> int:
@@ -19,8 +19,8 @@ def main() -> int:
         print(r.line())
     if image is None:
         print(
-            f"T2d  [skipped] CNN on an MNIST digit: {mnist_test_images_path()} is not there yet"
-            " (run `make data`)"
+            "T2d.cnn_mnist_not_equivariant  [skipped] CNN on an MNIST digit: "
+            f"{mnist_test_images_path()} is not there yet (run `make data`)"
         )
     failed = [r for r in results if not r.passed]
     print(f"{len(results)} claims: {len(results) - len(failed)} passed, {len(failed)} failed")

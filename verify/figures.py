@@ -1,10 +1,8 @@
 """Figures of the check results, for the book's theory chapter.
 
-Each function takes what a check returned (a ClaimResult's ``data``, or the
-two Jacobians of :func:`verify.jacobian.conv2d_jacobian_pair`) and returns a
-matplotlib Figure; nothing is computed here that the checks did not measure,
-except the difference of two matrices.  Importing ``verify`` does not import
-this module (nor matplotlib).
+Each function takes what a check returned (a ClaimResult's ``data``, or two Jacobians) and returns
+a matplotlib Figure; nothing is computed here that the checks did not measure, except the
+difference of two matrices.  Importing ``verify`` does not import this module (nor matplotlib).
 """
 
 from __future__ import annotations
@@ -26,8 +24,15 @@ def _annotated_grid(ax, grid, vmin, vmax, title, window=None, mismatch=None):
     ax.imshow(grid, cmap="Blues", vmin=vmin, vmax=vmax, interpolation="nearest")
     mid = (vmin + vmax) / 2
     for (r, c), v in np.ndenumerate(grid):
-        ax.text(c, r, _fmt(v), ha="center", va="center", fontsize=12,
-                color="white" if v > mid else "black")
+        ax.text(
+            c,
+            r,
+            _fmt(v),
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="white" if v > mid else "black",
+        )
     if window:  # pooling windows of the input
         rows, cols = grid.shape
         for c in range(window, cols, window):
@@ -35,7 +40,7 @@ def _annotated_grid(ax, grid, vmin, vmax, title, window=None, mismatch=None):
         for r in range(window, rows, window):
             ax.axhline(r - 0.5, color="0.35", lw=1.5)
     if mismatch is not None:  # outline the entries that differ
-        for r, c in zip(*np.nonzero(mismatch)):
+        for r, c in zip(*np.nonzero(mismatch), strict=True):
             ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="crimson", lw=2.5))
     ax.set_title(title, fontsize=12)
     ax.set_xticks([])
@@ -53,9 +58,10 @@ def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> 
     """
     if not panels:
         raise ValueError("no counterexample to draw")
-    fig, axes = plt.subplots(len(panels), 5, figsize=(9, 2.3 * len(panels)), squeeze=False,
-                             layout="constrained")
-    for row, (label, d) in zip(axes, panels.items()):
+    fig, axes = plt.subplots(
+        len(panels), 5, figsize=(9, 2.3 * len(panels)), squeeze=False, layout="constrained"
+    )
+    for row, (label, d) in zip(axes, panels.items(), strict=True):
         x, sx = _as_grid(d["input"]), _as_grid(d["shifted_input"])
         px, psx, spx = _as_grid(d["f_input"]), _as_grid(d["f_shifted"]), _as_grid(d["shifted_f"])
         vmin = min(a.min() for a in (x, px, psx))
@@ -73,8 +79,14 @@ def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> 
     return fig
 
 
-def jacobian_comparison(derived, autograd, *, block: tuple[int, int] | None = None,
-                        channel_rows: int | None = None, title: str = "") -> plt.Figure:
+def jacobian_comparison(
+    derived,
+    autograd,
+    *,
+    block: tuple[int, int] | None = None,
+    channel_rows: int | None = None,
+    title: str = "",
+) -> plt.Figure:
     """Heatmaps of a derived Jacobian, the autograd Jacobian and their difference.
 
     One symmetric colour scale (and one colourbar) for all three panels, so the
@@ -86,19 +98,24 @@ def jacobian_comparison(derived, autograd, *, block: tuple[int, int] | None = No
     derived = np.asarray(derived, dtype=np.float64)
     autograd = np.asarray(autograd, dtype=np.float64)
     if derived.shape != autograd.shape or derived.ndim != 2:
-        raise ValueError(f"need two matrices of one shape, got {derived.shape} and {autograd.shape}")
+        raise ValueError(
+            f"need two matrices of one shape, got {derived.shape} and {autograd.shape}"
+        )
     diff = derived - autograd
     vmax = float(max(np.abs(derived).max(), np.abs(autograd).max(), np.abs(diff).max())) or 1.0
     rows, cols = derived.shape
-    height = min(9.0, 1.4 + 2.0 * rows / cols)
+    # tall matrices (channels stacked) are squeezed vertically: a page fits the figure
+    height = min(3.4, 1.4 + 2.0 * rows / cols)
     fig, axes = plt.subplots(1, 3, figsize=(9, height), layout="constrained", sharey=True)
     panels = [
         (derived, "derived (closed form)"),
         (autograd, "autograd"),
         (diff, f"derived $-$ autograd\nmax $|\\cdot|$ = {np.abs(diff).max():.3g}"),
     ]
-    for ax, (M, name) in zip(axes, panels):
-        im = ax.imshow(M, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+    for ax, (M, name) in zip(axes, panels, strict=True):
+        im = ax.imshow(
+            M, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest", aspect="auto"
+        )
         if block:
             for r in range(block[0], rows, block[0]):
                 ax.axhline(r - 0.5, color="0.6", lw=0.5)
@@ -115,3 +132,18 @@ def jacobian_comparison(derived, autograd, *, block: tuple[int, int] | None = No
     if title:
         fig.suptitle(title)
     return fig
+
+
+def conv2d_jacobian(data: dict) -> plt.Figure:
+    """:func:`jacobian_comparison` of a :func:`verify.jacobian.check_conv2d_jacobian` result.
+
+    data: that result's ``data`` (derived, autograd, sizes); thin lines between the blocks of
+    one output row x one input row, thick lines between output channels.
+    """
+    s = data["sizes"]
+    return jacobian_comparison(
+        data["derived"],
+        data["autograd"],
+        block=(s["w_out"], s["w"]),
+        channel_rows=s["h_out"] * s["w_out"],
+    )

@@ -44,15 +44,21 @@ def read_idx3_image(path, index: int = 0) -> np.ndarray:
     with open(path, "rb") as f:
         header = f.read(HEADER_BYTES)
         if len(header) < HEADER_BYTES:
-            raise ValueError(f"{path}: {size} bytes, too short for an IDX3 header ({HEADER_BYTES} bytes)")
+            raise ValueError(
+                f"{path}: {size} bytes, too short for an IDX3 header ({HEADER_BYTES} bytes)"
+            )
         magic, n, rows, cols = np.frombuffer(header, dtype=">i4")
         if magic != IDX3_MAGIC:
-            raise ValueError(f"{path}: magic number {magic}, expected {IDX3_MAGIC} (IDX3 images, uncompressed)")
+            raise ValueError(
+                f"{path}: magic number {magic}, expected {IDX3_MAGIC} (IDX3 images, uncompressed)"
+            )
         if (rows, cols) != (ROWS, COLS):
             raise ValueError(f"{path}: images are {rows}x{cols}, expected {ROWS}x{COLS}")
         expected = HEADER_BYTES + int(n) * ROWS * COLS
         if size != expected:
-            raise ValueError(f"{path}: {size} bytes, but the header promises {n} images = {expected} bytes")
+            raise ValueError(
+                f"{path}: {size} bytes, but the header promises {n} images = {expected} bytes"
+            )
         if not 0 <= index < n:
             raise ValueError(f"{path}: image index {index} out of range 0..{n - 1}")
         f.seek(HEADER_BYTES + index * ROWS * COLS)

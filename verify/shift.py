@@ -1,510 +1,233 @@
-"""T1 and T2: what happens to each layer when the input is shifted.
+"""T1 and T2: what happens to each layer when the input is shifted -- the claims.
 
-Notation.  ``S_s`` shifts a signal by ``s`` samples (pixels in 2D):
-``(S_s x)[n] = x[n - s]``.  On a finite signal we use the *circular* shift
-(``torch.roll``), which is the only shift that loses nothing.
+Terminology.  The exercise's "time/space invariant" is the signal-processing name of a system
+whose response to a shifted input is the shifted response: ``f(S_s x) = S_s f(x)``.  Deep
+learning calls exactly this property *shift-equivariance*, and keeps *shift-invariance* for
+``f(S_s x) = f(x)`` (the output does not move at all, e.g. after global pooling).  Every claim
+below measures equivariance unless it says "invariant".
 
-Terminology.  The exercise's "time/space invariant" is the signal-processing
-name of a system whose response to a shifted input is the shifted response:
-``f(S_s x) = S_s f(x)``.  Deep learning calls exactly this property
-*shift-equivariance*, and keeps *shift-invariance* for ``f(S_s x) = f(x)``
-(the output does not move at all, e.g. after global pooling).  Every check
-below measures equivariance unless it says "invariant"; one claim shows that a
-convolution is equivariant but not invariant.
+T1 -- convolution.  PyTorch's convolution is a cross-correlation, ``y[n] = sum_k h[k] x[n + k]``;
+then ``conv(S_s x) = S_s conv(x)`` because the same weights are used at every position.  On a
+finite signal (a circle, ``torch.roll`` shifts) this is exact with circular padding *when the
+output has the input's length*: stride 1 and ``2p = d (K - 1)``.  Otherwise the output lives on a
+different grid and, in general, no output shift reproduces ``conv(S_s x)`` (measured).  With
+zero padding the identity holds only at output positions whose window touches neither the
+padding nor the samples that wrapped around.
 
-T1 -- convolution.  PyTorch's convolution is a cross-correlation,
-``y[n] = sum_k h[k] x[n + k] (+ b)``.  Then
-``conv(S_s x)[n] = sum_k h[k] x[n + k - s] = y[n - s] = (S_s y)[n]``
-for every ``n`` and ``s``: the same weights are used at every position.  On a
-finite signal this is exact with circular padding (the signal lives on a
-circle).  With zero padding the shifted signal drags different samples across
-the border, so the identity holds exactly only at output positions whose
-window touches neither the padding nor the samples that wrapped around, and
-fails at the border; both are measured.
-
-T2 -- the other layers.
-(a) ``(S x) + c = S (x + c)`` because the constant is the same at every
-    position (a *position-dependent* bias vector breaks this; measured too).
-(b) A pointwise nonlinearity acts on each sample alone:
-    ``relu((S x)[n]) = relu(x[n - s]) = (S relu(x))[n]``.
-(c) Pooling by a factor ``k`` with stride ``k``: ``y[m] = pool_{r<k} x[k m + r]``.
-    For ``s = k t``, ``pool(S_s x)[m] = pool_r x[k(m - t) + r] = y[m - t]``, so
-    pooling is equivariant to shifts by *multiples of the stride* (the output
-    moves by ``s / k``).  For other shifts the windows group different samples
-    and, in general, *no* output shift reproduces ``pool(S_s x)``; a concrete
-    counterexample is searched for and returned.
-(d) Compositions of equivariant maps are equivariant, so a CNN is equivariant
-    to shifts by multiples of the product of its pooling factors and, in
-    general, to no other shift.  Without pooling it is fully equivariant.
+T2.  (a) ``(S x) + c = S (x + c)`` for a constant c, not for a per-position vector ``b[n]``.
+(b) A pointwise nonlinearity acts on each sample alone.  (c) Pooling by ``k`` (window = stride
+= k) commutes with shifts by multiples of k, ``P(S_{kt} x) = S_t P(x)``, *provided k divides the
+length N* (else the last window is cut off and the circle does not close); in general no output
+shift repairs any other shift.  (d) A CNN composes these: equivariant to shifts by multiples of
+its total stride when that stride divides N, to no other shift in general.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ._threads import single_thread
-from .results import EXACT_TOL, VIOLATION_TOL, ClaimResult, make_result
+from verify._threads import single_thread
+from verify.equivariance import (
+    check_equivariant,
+    check_interior_equivariant,
+    check_invariant,
+    check_not_equivariant,
+    find_pooling_counterexample,
+)
+from verify.layers import (
+    add_constant,
+    all_shifts,
+    as_shift,
+    avg_pool,
+    conv_layer,
+    max_pool,
+    randn,
+    relu,
+    small_cnn,
+)
+from verify.results import ClaimResult
 
-DTYPE = torch.float64
-
-
-# ---------------------------------------------------------------- shifts --
-
-
-def as_shift(s) -> tuple[int, ...]:
-    """An int (1D) or a tuple of ints (2D) as a tuple."""
-    if isinstance(s, (int, np.integer)):
-        return (int(s),)
-    return tuple(int(v) for v in s)
-
-
-def shift(x: torch.Tensor, s) -> torch.Tensor:
-    """Circular shift of the last len(s) dims: ``shift(x, s)[..., n] = x[..., n - s]``."""
-    s = as_shift(s)
-    return torch.roll(x, shifts=s, dims=tuple(range(-len(s), 0)))
-
-
-def all_shifts(size) -> list[tuple[int, ...]]:
-    """Every circular shift of a signal with spatial size ``size`` (tuple)."""
-    return list(itertools.product(*(range(n) for n in size)))
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy().copy()
-
-
-# ---------------------------------------------------------------- layers --
-# Each layer is a plain function of a (N, C, *spatial) float64 tensor.
-
-
-def conv_layer(weight, bias=None, padding=0, padding_mode="zeros", stride=1):
-    """Convolution (PyTorch cross-correlation); 1D or 2D from weight.dim().
-
-    padding: an int, or one int per spatial dim.  padding_mode "zeros" or "circular".
-    """
-    dims = weight.dim() - 2
-    conv = F.conv1d if dims == 1 else F.conv2d
-    pads = as_shift(padding) * (dims if isinstance(padding, (int, np.integer)) else 1)
-
-    def layer(x):
-        if padding_mode == "circular":
-            # F.pad lists the last dim first: (left, right, top, bottom)
-            x = F.pad(x, tuple(p for p in reversed(pads) for _ in (0, 1)), mode="circular")
-            return conv(x, weight, bias, stride=stride)
-        return conv(x, weight, bias, stride=stride, padding=pads)
-
-    return layer
-
-
-def add_constant(c):
-    """x + c, with c a number or a per-channel constant of shape (1, C, 1[, 1])."""
-    return lambda x: x + c
-
-
-def relu(x):
-    return torch.relu(x)
-
-
-def max_pool(factor: int, dims: int):
-    """Strided max-pooling: window = stride = factor."""
-    pool = F.max_pool1d if dims == 1 else F.max_pool2d
-    return lambda x: pool(x, factor, factor)
-
-
-def avg_pool(factor: int, dims: int):
-    """Strided average-pooling: window = stride = factor."""
-    pool = F.avg_pool1d if dims == 1 else F.avg_pool2d
-    return lambda x: pool(x, factor, factor)
-
-
-def _randn(gen, *shape, scale=1.0):
-    return torch.randn(*shape, generator=gen, dtype=DTYPE) * scale
-
-
-def small_cnn(pool: bool = True, global_pool: bool = False, in_channels: int = 1, seed: int = 0):
-    """conv3x3 -> ReLU -> [maxpool 2] -> conv3x3 -> ReLU -> [avgpool 2] (-> global mean).
-
-    Circular padding, so that the only source of broken equivariance is the
-    pooling.  Total stride 4 with pooling, 1 without.  Random float64 weights.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    w1 = _randn(gen, 4, in_channels, 3, 3, scale=(9 * in_channels) ** -0.5)
-    b1 = _randn(gen, 4, scale=0.1)
-    w2 = _randn(gen, 4, 4, 3, 3, scale=36 ** -0.5)
-    b2 = _randn(gen, 4, scale=0.1)
-    conv1 = conv_layer(w1, b1, padding=1, padding_mode="circular")
-    conv2 = conv_layer(w2, b2, padding=1, padding_mode="circular")
-
-    def cnn(x):
-        y = relu(conv1(x))
-        if pool:
-            y = F.max_pool2d(y, 2, 2)
-        y = relu(conv2(y))
-        if pool:
-            y = F.avg_pool2d(y, 2, 2)
-        if global_pool:
-            y = y.mean(dim=(-2, -1))
-        return y
-
-    return cnn
-
-
-# ---------------------------------------------------------- measurements --
-
-
-def equivariance_error(layer, x, s, t=None) -> float:
-    """max |f(S_s x) - S_t f(x)|  (t defaults to s)."""
-    t = s if t is None else t
-    return float((layer(shift(x, s)) - shift(layer(x), t)).abs().max())
-
-
-def nearest_output_shift(layer, x, s):
-    """The output shift t that best matches f(S_s x), and its error.
-
-    Returns (error, t, f(S_s x), S_t f(x)).  error == 0 means f is equivariant
-    at this input and shift (possibly with the output moving by t != s).
-    """
-    fsx = layer(shift(x, s))
-    fx = layer(x)
-    best = None
-    for t in all_shifts(fx.shape[-len(as_shift(s)):]):
-        err = float((fsx - shift(fx, t)).abs().max())
-        if best is None or err < best[0]:
-            best = (err, t)
-    err, t = best
-    return err, t, fsx, shift(fx, t)
-
-
-def interior_mask_1d(n_in: int, kernel_size: int, padding: int, s: int) -> np.ndarray:
-    """Output positions (stride-1 zero-padded conv) where f(S_s x)[n] must equal f(x)[n - s].
-
-    Output n reads input samples n - padding ... n - padding + kernel_size - 1.
-    After a circular shift by s those samples are the original ones (no
-    padding, no wrap-around) iff they lie in [max(s, 0), n_in + min(s, 0)).
-    n - s must also be an output position.
-    """
-    n_out = n_in + 2 * padding - kernel_size + 1
-    n = np.arange(n_out)
-    first = n - padding
-    last = first + kernel_size - 1
-    return (
-        (n - s >= 0)
-        & (n - s < n_out)
-        & (first >= max(s, 0))
-        & (last < n_in + min(s, 0))
-    )
-
-
-def interior_mask(spatial, kernel_size, padding, s) -> np.ndarray:
-    """The 1D mask per axis, combined with an outer product (1D or 2D)."""
-    s = as_shift(s)
-    masks = [
-        interior_mask_1d(n, kernel_size[d], padding[d], s[d]) for d, n in enumerate(spatial)
-    ]
-    mask = masks[0]
-    for m in masks[1:]:
-        mask = np.logical_and.outer(mask, m)
-    return mask
-
-
-# ---------------------------------------------------------------- checks --
-
-
-@single_thread()
-def check_equivariant(
-    layer, x, shifts, *, question, claim, out_shift=None, out_label="s", expect="holds", tol=None
-) -> ClaimResult:
-    """f(S_s x) == S_t f(x) for every s in `shifts` (t = out_shift(s), default t = s).
-
-    The error is the worst case over all shifts; `data` holds the worst shift.
-    `out_label` names t in the quantity text (e.g. "s/2").
-    """
-    tol = (EXACT_TOL if expect == "holds" else VIOLATION_TOL) if tol is None else tol
-    out_shift = out_shift or (lambda s: s)
-    shifts = list(shifts)
-    worst = None
-    for s in shifts:
-        t = out_shift(s)
-        err = equivariance_error(layer, x, s, t)
-        if worst is None or err > worst[0]:
-            worst = (err, s, t)
-    err, s, t = worst
-    fsx, sfx = layer(shift(x, s)), shift(layer(x), t)
-    data = {
-        "input": _np(x),
-        "shift": as_shift(s),
-        "output_shift": as_shift(t),
-        "f_shifted": _np(fsx),
-        "shifted_f": _np(sfx),
-        "abs_diff": _np((fsx - sfx).abs()),
-        "n_shifts": len(shifts),
+CLAIMS = {
+    "T1.conv1d_circular": "1D conv, circular padding 2p = K-1: conv(S x) = S conv(x), every shift",
+    "T1.conv2d_circular": "2D conv, circular padding 2p = K-1: conv(S x) = S conv(x), every shift",
+    "T1.conv1d_zero_interior": "1D conv, zero padding: conv(S x) = S conv(x) away from the border",
+    "T1.conv2d_zero_interior": "2D conv, zero padding: conv(S x) = S conv(x) away from the border",
+    "T1.conv1d_zero_border": "1D conv, zero padding: conv(S x) != S conv(x) at the border",
+    "T1.conv2d_zero_border": "2D conv, zero padding: conv(S x) != S conv(x) at the border",
+    "T1.conv_not_invariant": "conv is equivariant, not invariant: conv(S x) != conv(x)",
+    "T1.conv1d_circular_dilated": "circular, K=3, dilation 2, p=2 (2p = d(K-1)): every shift",
+    "T1.circular_stride2_odd_shifts": "circular, stride 2: no output shift repairs an odd shift",
+    "T1.circular_stride2_even_shifts": "circular, stride 2, 2 | N: even shifts s move it by s/2",
+    "T1.circular_shorter_output": "circular, K=3, p=0 (2p < K-1, N-2 outputs): not equivariant",
+    "T1.circular_longer_output": "circular, K=3, p=2 (2p > K-1, N+2 outputs): not equivariant",
+    "T2a.constant_1d": "1D: (S x) + c = S (x + c), c constant over positions",
+    "T2a.constant_2d": "2D: (S x) + c = S (x + c), c constant over positions",
+    "T2a.position_bias_not_equivariant": "a per-position vector b[n] is not shift-equivariant",
+    "T2b.relu_1d": "1D: relu(S x) = S relu(x) for every shift",
+    "T2b.relu_2d": "2D: relu(S x) = S relu(x) for every shift",
+    "T2d.cnn_not_equivariant": "CNN with pooling (total stride 4): the other shifts break it",
+    "T2d.cnn_multiples": "the same CNN, 16x16 (4 | N): multiples s of 4 move it by s/4",
+    "T2d.cnn_stride_not_dividing_n": "the same CNN, 18x18 (4 does not divide N): "
+    "multiples of 4 break it too",
+    "T2d.cnn_no_pool": "the same CNN without pooling: equivariant for every shift",
+    "T2d.cnn_mean_invariant": "CNN + global average pool: invariant to multiples of 4",
+    "T2d.cnn_mean_not_invariant": "CNN + global average pool: not invariant to other shifts",
+    "T2d.cnn_linear_not_invariant": "CNN + fully connected layer: not invariant, even to "
+    "multiples of 4",
+    "T2d.cnn_mnist_not_equivariant": "the same CNN on an MNIST test digit: other shifts break it",
+}
+for _pool in ("max", "avg"):
+    CLAIMS |= {
+        f"T2c.{_pool}_pool_1d_counterexample": f"1D {_pool}-pool, k=2: shift 1 is no output shift",
+        f"T2c.{_pool}_pool_2d_counterexample": f"2D {_pool}-pool, k=2: shift (1,1) is no output "
+        "shift",
+        f"T2c.{_pool}_pool_1d_multiples": f"1D {_pool}-pool, k=2, N=12 (k | N): even shifts s "
+        "move it by s/2",
+        f"T2c.{_pool}_pool_2d_multiples": f"2D {_pool}-pool, k=2, 8x6 (k | N): even shifts s "
+        "move it by s/2",
+        f"T2c.{_pool}_pool_k_not_dividing_n": f"1D {_pool}-pool, k=2, N=13 (k does "
+        "not divide N): even shifts break it too",
     }
-    t_label = out_label if out_label == "s" else f"({out_label})"
-    quantity = f"max_s |f(S_s x) - S_{t_label} f(x)|"
-    return make_result(question, claim, quantity, err, tol, expect, data)
 
 
-@single_thread()
-def check_interior_equivariant(
-    layer, x, shifts, kernel_size, padding, *, question, claim, expect="holds", tol=None
-) -> ClaimResult:
-    """Zero-padded stride-1 conv: f(S_s x)[n] == f(x)[n - s] at interior positions only.
-
-    An empty interior would make the check vacuous, so it reports NaN (FAIL).
-    """
-    tol = (EXACT_TOL if expect == "holds" else VIOLATION_TOL) if tol is None else tol
-    spatial = tuple(x.shape[2:])
-    dims = len(spatial)
-    kernel_size = as_shift(kernel_size) * (dims if isinstance(kernel_size, int) else 1)
-    padding = as_shift(padding) * (dims if isinstance(padding, int) else 1)
-    fx = layer(x)
-    err, compared, worst_s = 0.0, 0, None
-    for s in shifts:
-        mask = torch.from_numpy(interior_mask(spatial, kernel_size, padding, s))
-        diff = (layer(shift(x, s)) - shift(fx, s)).abs()[..., mask]
-        compared += int(mask.sum())
-        if diff.numel() and float(diff.max()) >= err:
-            err, worst_s = float(diff.max()), as_shift(s)
-    if compared == 0:
-        err = float("nan")
-    data = {"input": _np(x), "worst_shift": worst_s, "compared_positions": compared}
-    return make_result(
-        question,
-        claim,
-        "max_s max_interior |f(S_s x) - S_s f(x)|",
-        err,
-        tol,
-        expect,
-        data,
-    )
+def claim(claim_id: str) -> dict:
+    """The keywords that name a claim: its id and its text."""
+    return {"claim_id": claim_id, "claim": CLAIMS[claim_id]}
 
 
-@single_thread()
-def check_not_equivariant(
-    layer, x, shifts, *, question, claim, expect="fails", tol=None
-) -> ClaimResult:
-    """For every s in `shifts`, no output shift t makes f(S_s x) == S_t f(x).
-
-    The error is min over shifts s of min over output shifts t of
-    max |f(S_s x) - S_t f(x)|: the smallest violation found.  With
-    expect="fails" the check passes when that is > tol, i.e. when every tried
-    shift breaks equivariance.  (With expect="holds" the same measurement tests
-    the opposite claim "f is equivariant at these shifts".)  `data` holds the
-    counterexample for shifts[0]: input, shift, f(x), f(S x), S_t f(x).
-    """
-    tol = (EXACT_TOL if expect == "holds" else VIOLATION_TOL) if tol is None else tol
-    shifts = list(shifts)
-    violation = {}
-    for s in shifts:
-        violation[as_shift(s)] = nearest_output_shift(layer, x, s)[0]
-    err, t, fsx, stfx = nearest_output_shift(layer, x, shifts[0])
-    data = {
-        "input": _np(x),
-        "shift": as_shift(shifts[0]),
-        "f_input": _np(layer(x)),
-        "shifted_input": _np(shift(x, shifts[0])),
-        "f_shifted": _np(fsx),  # e.g. pooled(shifted)
-        "shifted_f": _np(stfx),  # e.g. shifted(pooled), best output shift
-        "output_shift": t,
-        "violation_by_shift": violation,
-    }
-    return make_result(
-        question,
-        claim,
-        "min_s min_t max|f(S_s x) - S_t f(x)|",
-        min(violation.values()),
-        tol,
-        expect,
-        data,
-    )
-
-
-@single_thread()
-def check_invariant(layer, x, shifts, *, question, claim, expect="holds", tol=None) -> ClaimResult:
-    """Invariance in the deep-learning sense: f(S_s x) == f(x) for every s."""
-    tol = (EXACT_TOL if expect == "holds" else VIOLATION_TOL) if tol is None else tol
-    fx = layer(x)
-    worst = (-1.0, None)
-    for s in shifts:
-        err = float((layer(shift(x, s)) - fx).abs().max())
-        if err > worst[0]:
-            worst = (err, as_shift(s))
-    data = {"input": _np(x), "shift": worst[1], "f_input": _np(fx)}
-    return make_result(question, claim, "max_s |f(S_s x) - f(x)|", worst[0], tol, expect, data)
-
-
-@single_thread()
-def find_pooling_counterexample(layer, shape, s, trials=200, seed=0, high=10):
-    """Small integer input (values 0..high-1) with the largest violation at shift s.
-
-    Integer inputs keep the counterexample readable in the book.
-    """
-    rng = np.random.default_rng(seed)
-    best = (-1.0, None)
-    for _ in range(trials):
-        x = torch.from_numpy(rng.integers(0, high, size=shape).astype(np.float64))
-        err = nearest_output_shift(layer, x, s)[0]
-        if err > best[0]:
-            best = (err, x)
-    return best[1]
-
-
-# ---------------------------------------------------------------- claims --
-
-
-def _rand(gen, *shape):
-    return torch.randn(*shape, generator=gen, dtype=DTYPE)
+def _scaled(factor):
+    """The output shift s / factor of a layer with total stride `factor`."""
+    return lambda s: tuple(v // factor for v in as_shift(s))
 
 
 @single_thread()
 def t1_claims(seed: int = 0) -> list[ClaimResult]:
+    """Convolution: circular padding exact, zero padding exact away from the border only."""
     gen = torch.Generator().manual_seed(seed)
-    x1, x2 = _rand(gen, 2, 3, 16), _rand(gen, 2, 2, 8, 9)
-    w1, b1 = _rand(gen, 4, 3, 5), _rand(gen, 4)
-    w2, b2 = _rand(gen, 3, 2, 3, 3), _rand(gen, 3)
+    x1, x2 = randn(gen, 2, 3, 16), randn(gen, 2, 2, 8, 9)
+    w1, b1 = randn(gen, 4, 3, 5), randn(gen, 4)
+    w2, b2 = randn(gen, 3, 2, 3, 3), randn(gen, 3)
     circ1 = conv_layer(w1, b1, padding=2, padding_mode="circular")
     circ2 = conv_layer(w2, b2, padding=1, padding_mode="circular")
-    zero1 = conv_layer(w1, b1, padding=2)
-    zero2 = conv_layer(w2, b2, padding=1)
+    zero1, zero2 = conv_layer(w1, b1, padding=2), conv_layer(w2, b2, padding=1)
     shifts1 = [s for s in range(-5, 6) if s != 0]
     shifts2 = [(a, b) for a in range(-2, 3) for b in range(-2, 3) if (a, b) != (0, 0)]
+    fails = {"expect": "fails"}
     return [
+        check_equivariant(circ1, x1, all_shifts((16,)), **claim("T1.conv1d_circular")),
+        check_equivariant(circ2, x2, all_shifts((8, 9)), **claim("T1.conv2d_circular")),
+        check_interior_equivariant(zero1, x1, shifts1, 5, 2, **claim("T1.conv1d_zero_interior")),
+        check_interior_equivariant(zero2, x2, shifts2, 3, 1, **claim("T1.conv2d_zero_interior")),
+        check_equivariant(zero1, x1, shifts1, **fails, **claim("T1.conv1d_zero_border")),
+        check_equivariant(zero2, x2, shifts2, **fails, **claim("T1.conv2d_zero_border")),
+        check_invariant(circ1, x1, shifts1, **fails, **claim("T1.conv_not_invariant")),
+    ] + t1_circular_limits(gen, x1)
+
+
+def t1_circular_limits(gen, x) -> list[ClaimResult]:
+    """Circular padding makes a conv exactly equivariant only for stride 1 and 2p = d(K-1)."""
+    w = randn(gen, 4, x.shape[1], 3)
+    n = x.shape[-1]
+    dilated = conv_layer(w, padding=2, padding_mode="circular", dilation=2)
+    strided = conv_layer(w, padding=1, padding_mode="circular", stride=2)
+    shorter = conv_layer(w, padding=0, padding_mode="circular")
+    longer = conv_layer(w, padding=2, padding_mode="circular")
+    odd, even, some = range(1, n, 2), range(0, n, 2), [1, 2, 5]
+    return [
+        check_equivariant(dilated, x, all_shifts((n,)), **claim("T1.conv1d_circular_dilated")),
+        check_not_equivariant(strided, x, odd, **claim("T1.circular_stride2_odd_shifts")),
         check_equivariant(
-            circ1, x1, all_shifts((16,)), question="T1",
-            claim="1D conv, circular padding: conv(S x) = S conv(x) for every shift",
+            strided,
+            x,
+            even,
+            out_shift=_scaled(2),
+            out_label="s/2",
+            **claim("T1.circular_stride2_even_shifts"),
         ),
-        check_equivariant(
-            circ2, x2, all_shifts((8, 9)), question="T1",
-            claim="2D conv, circular padding: conv(S x) = S conv(x) for every shift",
-        ),
-        check_interior_equivariant(
-            zero1, x1, shifts1, 5, 2, question="T1",
-            claim="1D conv, zero padding: conv(S x) = S conv(x) away from the border",
-        ),
-        check_interior_equivariant(
-            zero2, x2, shifts2, 3, 1, question="T1",
-            claim="2D conv, zero padding: conv(S x) = S conv(x) away from the border",
-        ),
-        check_equivariant(
-            zero1, x1, shifts1, question="T1", expect="fails",
-            claim="1D conv, zero padding: conv(S x) != S conv(x) at the border",
-        ),
-        check_equivariant(
-            zero2, x2, shifts2, question="T1", expect="fails",
-            claim="2D conv, zero padding: conv(S x) != S conv(x) at the border",
-        ),
-        check_invariant(
-            circ1, x1, shifts1, question="T1", expect="fails",
-            claim="conv is equivariant, not invariant: conv(S x) != conv(x)",
-        ),
+        check_not_equivariant(shorter, x, some, **claim("T1.circular_shorter_output")),
+        check_not_equivariant(longer, x, some, **claim("T1.circular_longer_output")),
     ]
 
 
 @single_thread()
-def t2_claims(seed: int = 1, mnist_image=None) -> list[ClaimResult]:
+def t2ab_claims(seed: int = 1) -> list[ClaimResult]:
+    """Additive constants and pointwise nonlinearities."""
     gen = torch.Generator().manual_seed(seed)
-    x1, x2 = _rand(gen, 2, 3, 12), _rand(gen, 2, 3, 8, 6)
-    c1, c2 = _rand(gen, 1, 3, 1), _rand(gen, 1, 3, 1, 1)
-    b1 = _rand(gen, 1, 3, 12)  # a different value at every position
-    shifts1 = list(range(12))
-    shifts2 = all_shifts((8, 6))
-    even1 = [s for s in shifts1 if s % 2 == 0]
-    even2 = [s for s in shifts2 if s[0] % 2 == 0 and s[1] % 2 == 0]
-    half = lambda s: tuple(v // 2 for v in as_shift(s))  # noqa: E731
-    claims = [
+    x1, x2 = randn(gen, 2, 3, 12), randn(gen, 2, 3, 8, 6)
+    c1, c2 = randn(gen, 1, 3, 1), randn(gen, 1, 3, 1, 1)
+    bias = add_constant(randn(gen, 1, 3, 12))  # a different value at every position
+    shifts1, shifts2 = all_shifts((12,)), all_shifts((8, 6))
+    return [
+        check_equivariant(add_constant(c1), x1, shifts1, **claim("T2a.constant_1d")),
+        check_equivariant(add_constant(c2), x2, shifts2, **claim("T2a.constant_2d")),
         check_equivariant(
-            add_constant(c1), x1, shifts1, question="T2a",
-            claim="1D: (S x) + c = S (x + c), c constant over positions",
+            bias, x1, [1], expect="fails", **claim("T2a.position_bias_not_equivariant")
         ),
-        check_equivariant(
-            add_constant(c2), x2, shifts2, question="T2a",
-            claim="2D: (S x) + c = S (x + c), c constant over positions",
-        ),
-        check_equivariant(
-            add_constant(b1), x1, [1], question="T2a", expect="fails",
-            claim="a position-dependent vector b[n] is not shift-equivariant",
-        ),
-        check_equivariant(relu, x1, shifts1, question="T2b",
-                          claim="1D: relu(S x) = S relu(x) for every shift"),
-        check_equivariant(relu, x2, shifts2, question="T2b",
-                          claim="2D: relu(S x) = S relu(x) for every shift"),
+        check_equivariant(relu, x1, shifts1, **claim("T2b.relu_1d")),
+        check_equivariant(relu, x2, shifts2, **claim("T2b.relu_2d")),
     ]
+
+
+@single_thread()
+def t2c_claims(seed: int = 1) -> list[ClaimResult]:
+    """Strided pooling, k=2: counterexamples, and shifts by multiples of k (k | N or not)."""
+    gen = torch.Generator().manual_seed(seed + 50)
+    x1, x2, x13 = randn(gen, 2, 3, 12), randn(gen, 2, 3, 8, 6), randn(gen, 2, 3, 13)
+    even1 = [s for s in all_shifts((12,)) if s[0] % 2 == 0]
+    even2 = [s for s in all_shifts((8, 6)) if s[0] % 2 == 0 and s[1] % 2 == 0]
+    half = {"out_shift": _scaled(2), "out_label": "s/2"}
+    claims = []
     for name, make in (("max", max_pool), ("avg", avg_pool)):
-        pool1, pool2 = make(2, 1), make(2, 2)
+        pool1, pool2, ids = make(2, 1), make(2, 2), f"T2c.{name}_pool"
         cx1 = find_pooling_counterexample(pool1, (1, 1, 8), 1)
         cx2 = find_pooling_counterexample(pool2, (1, 1, 4, 4), (1, 1), trials=100)
         claims += [
-            check_not_equivariant(
-                pool1, cx1, [1], question="T2c",
-                claim=f"1D {name}-pool (factor 2) is not shift-equivariant: counterexample, shift 1",
-            ),
-            check_not_equivariant(
-                pool2, cx2, [(1, 1)], question="T2c",
-                claim=f"2D {name}-pool (factor 2) is not shift-equivariant: counterexample, shift (1,1)",
-            ),
-            check_equivariant(
-                pool1, x1, even1, out_shift=half, out_label="s/2", question="T2c",
-                claim=f"1D {name}-pool (factor 2) commutes with shifts by multiples of 2 (out: s/2)",
-            ),
-            check_equivariant(
-                pool2, x2, even2, out_shift=half, out_label="s/2", question="T2c",
-                claim=f"2D {name}-pool (factor 2) commutes with shifts by multiples of 2 (out: s/2)",
-            ),
+            check_not_equivariant(pool1, cx1, [1], **claim(f"{ids}_1d_counterexample")),
+            check_not_equivariant(pool2, cx2, [(1, 1)], **claim(f"{ids}_2d_counterexample")),
+            check_equivariant(pool1, x1, even1, **half, **claim(f"{ids}_1d_multiples")),
+            check_equivariant(pool2, x2, even2, **half, **claim(f"{ids}_2d_multiples")),
+            check_not_equivariant(pool1, x13, [2, 4, 6], **claim(f"{ids}_k_not_dividing_n")),
         ]
-    claims += t2d_claims(seed=seed, mnist_image=mnist_image)
     return claims
 
 
 CNN_SHIFTS = [(1, 0), (0, 1), (1, 1), (2, 3)]  # not multiples of the total stride 4
+CNN_MULTIPLES = [(4 * a, 4 * b) for a in range(4) for b in range(4)]
 
 
 @single_thread()
 def t2d_claims(seed: int = 1, mnist_image=None) -> list[ClaimResult]:
+    """A small CNN with two pooling layers (total stride 4), random float64 weights."""
     gen = torch.Generator().manual_seed(seed + 100)
-    x = _rand(gen, 1, 1, 16, 16)
-    cnn = small_cnn(pool=True, seed=seed)
-    quarter = lambda s: tuple(v // 4 for v in s)  # noqa: E731
+    x, x18 = randn(gen, 1, 1, 16, 16), randn(gen, 1, 1, 18, 18)
+    cnn, no_pool = small_cnn(pool=True, seed=seed), small_cnn(pool=False, seed=seed)
+    mean_head = small_cnn(pool=True, head="mean", seed=seed)
+    linear_head = small_cnn(pool=True, head="linear", seed=seed)
+    quarter = {"out_shift": _scaled(4), "out_label": "s/4"}
+    fails = {"expect": "fails"}
     claims = [
+        check_not_equivariant(cnn, x, CNN_SHIFTS, **claim("T2d.cnn_not_equivariant")),
+        check_equivariant(cnn, x, CNN_MULTIPLES, **quarter, **claim("T2d.cnn_multiples")),
         check_not_equivariant(
-            cnn, x, CNN_SHIFTS, question="T2d",
-            claim="CNN with strided pooling (total stride 4) is not shift-equivariant (random input)",
+            cnn, x18, [(4, 0), (0, 4), (4, 4)], **claim("T2d.cnn_stride_not_dividing_n")
         ),
-        check_equivariant(
-            cnn, x, [(4 * a, 4 * b) for a in range(4) for b in range(4)], out_shift=quarter, out_label="s/4",
-            question="T2d",
-            claim="the same CNN commutes with shifts by multiples of 4 (out: s/4)",
-        ),
-        check_equivariant(
-            small_cnn(pool=False, seed=seed), x, all_shifts((16, 16)), question="T2d",
-            claim="the same CNN without pooling is shift-equivariant for every shift",
-        ),
+        check_equivariant(no_pool, x, all_shifts((16, 16)), **claim("T2d.cnn_no_pool")),
+        check_invariant(mean_head, x, CNN_MULTIPLES, **claim("T2d.cnn_mean_invariant")),
+        check_invariant(mean_head, x, CNN_SHIFTS, **fails, **claim("T2d.cnn_mean_not_invariant")),
         check_invariant(
-            small_cnn(pool=True, global_pool=True, seed=seed), x,
-            [(4 * a, 4 * b) for a in range(4) for b in range(4)], question="T2d",
-            claim="CNN + global average pool is invariant to shifts by multiples of 4",
-        ),
-        check_invariant(
-            small_cnn(pool=True, global_pool=True, seed=seed), x, CNN_SHIFTS, question="T2d",
-            expect="fails",
-            claim="CNN + global average pool is not invariant to other shifts",
+            linear_head, x, CNN_MULTIPLES, **fails, **claim("T2d.cnn_linear_not_invariant")
         ),
     ]
     if mnist_image is not None:
         img = torch.as_tensor(np.asarray(mnist_image, dtype=np.float64)).reshape(1, 1, 28, 28)
         claims.append(
-            check_not_equivariant(
-                cnn, img, CNN_SHIFTS, question="T2d",
-                claim="CNN with strided pooling is not shift-equivariant (MNIST test digit)",
-            )
+            check_not_equivariant(cnn, img, CNN_SHIFTS, **claim("T2d.cnn_mnist_not_equivariant"))
         )
     return claims
 
 
 @single_thread()
 def shift_claims(mnist_image=None) -> list[ClaimResult]:
-    """All T1 and T2 claims."""
-    return t1_claims() + t2_claims(mnist_image=mnist_image)
+    """All T1 and T2 claims, in question order."""
+    return t1_claims() + t2ab_claims() + t2c_claims() + t2d_claims(mnist_image=mnist_image)

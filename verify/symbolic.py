@@ -27,9 +27,9 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from ._threads import single_thread
-from .jacobian import conv_output_length
-from .results import EXACT_TOL, ClaimResult, make_result
+from verify._threads import single_thread
+from verify.results import IDENTITY_TOL, SYMBOLIC_TOL, ClaimResult, make_result
+from verify.toeplitz import conv_output_length
 
 
 def symbolic_conv1d(n_in: int, kernel_size: int, padding: int = 0, stride: int = 1):
@@ -42,7 +42,10 @@ def symbolic_conv1d(n_in: int, kernel_size: int, padding: int = 0, stride: int =
         return x[q] if 0 <= q < n_in else sp.Integer(0)
 
     y = sp.Matrix(
-        [sum(h[k] * x_at(i * stride + k - padding) for k in range(kernel_size)) for i in range(n_out)]
+        [
+            sum(h[k] * x_at(i * stride + k - padding) for k in range(kernel_size))
+            for i in range(n_out)
+        ]
     )
     return x, h, y
 
@@ -59,53 +62,72 @@ def symbolic_toeplitz(h, n_in: int, padding: int = 0, stride: int = 1) -> sp.Mat
     return sp.Matrix(n_out, n_in, entry)
 
 
+def _sizes(n_in, kernel_size, padding, stride) -> dict:
+    return {"N": n_in, "K": kernel_size, "p": padding, "s": stride}
+
+
 @single_thread()
-def check_symbolic_jacobian(formula=symbolic_toeplitz, n_in=6, kernel_size=3, padding=1, stride=1) -> ClaimResult:
-    """sympy's Jacobian of the symbolic conv == formula(h, n_in, padding, stride), entry by entry."""
+def check_symbolic_jacobian(
+    claim_id="T3c.sympy_toeplitz",
+    formula=symbolic_toeplitz,
+    n_in=6,
+    kernel_size=3,
+    padding=1,
+    stride=1,
+) -> ClaimResult:
+    """sympy's Jacobian of the symbolic conv == formula(h, n_in, padding, stride), entrywise."""
     x, h, y = symbolic_conv1d(n_in, kernel_size, padding, stride)
     J = y.jacobian(x)
     T = formula(h, n_in, padding, stride)
     if J.shape != T.shape:
         mismatches = float("inf")
     else:
-        mismatches = sum(1 for a, b in zip(J, T) if sp.expand(a - b) != 0)
-    config = f"n={n_in}, K={kernel_size}, pad {padding}, stride {stride}"
+        mismatches = sum(1 for a, b in zip(J, T, strict=True) if sp.expand(a - b) != 0)
+    sizes = _sizes(n_in, kernel_size, padding, stride)
+    config = f"N={n_in}, K={kernel_size}, pad {padding}, stride {stride}"
     return make_result(
-        "T3c",
+        claim_id,
         f"sympy: d(conv1d)/dx ({config}) equals the Toeplitz formula exactly",
         "entries with J_sympy - J_formula != 0",
         mismatches,
-        0,
-        "holds",
-        {"jacobian": J, "formula": T, "jacobian_latex": sp.latex(J), "config": config},
+        SYMBOLIC_TOL,
+        data={"jacobian": J, "formula": T, "jacobian_latex": sp.latex(J), "sizes": sizes},
     )
 
 
 @single_thread()
-def check_symbolic_model(n_in=6, kernel_size=3, padding=1, stride=1, seed=0) -> ClaimResult:
+def check_symbolic_model(
+    claim_id="T3c.sympy_model", n_in=6, kernel_size=3, padding=1, stride=1, seed=0
+) -> ClaimResult:
     """The symbolic conv model (what sympy differentiates) computes what F.conv1d computes."""
     x, h, y = symbolic_conv1d(n_in, kernel_size, padding, stride)
     f = sp.lambdify([x, h], list(y), "math")
     rng = np.random.default_rng(seed)
     xv, hv = rng.standard_normal(n_in), rng.standard_normal(kernel_size)
     sym = np.array(f(list(xv), list(hv)), dtype=np.float64)
-    ref = F.conv1d(
-        torch.tensor(xv).reshape(1, 1, -1), torch.tensor(hv).reshape(1, 1, -1),
-        stride=stride, padding=padding,
-    ).reshape(-1).numpy()
+    ref = (
+        F.conv1d(
+            torch.tensor(xv).reshape(1, 1, -1),
+            torch.tensor(hv).reshape(1, 1, -1),
+            stride=stride,
+            padding=padding,
+        )
+        .reshape(-1)
+        .numpy()
+    )
     error = float(np.max(np.abs(sym - ref))) if sym.shape == ref.shape else float("inf")
+    config = f"N={n_in}, K={kernel_size}, pad {padding}, stride {stride}"
     return make_result(
-        "T3c",
-        f"sympy model y_i = sum_k h_k x_(i s + k - p) equals F.conv1d (n={n_in}, K={kernel_size}, pad {padding}, stride {stride})",
+        claim_id,
+        f"sympy model y_i = sum_k h_k x_(i s + k - p) equals F.conv1d ({config})",
         "max |y_sympy - y_torch|",
         error,
-        EXACT_TOL,
-        "holds",
-        {"y": y},
+        IDENTITY_TOL,
+        data={"y": y, "sizes": _sizes(n_in, kernel_size, padding, stride)},
     )
 
 
-I, J, S, P, K, k = sp.symbols("i j s p K k", integer=True)
+I, J, S, P, K, k = sp.symbols("i j s p K k", integer=True)  # noqa: E741 (the paper's i)
 _h, _x = sp.IndexedBase("h"), sp.IndexedBase("x")
 
 
@@ -122,7 +144,9 @@ def general_formula() -> sp.Expr:
 
 
 @single_thread()
-def check_general_derivative(formula=None, Ks=range(1, 5), strides=range(1, 4), paddings=range(0, 3), n=6) -> ClaimResult:
+def check_general_derivative(
+    formula=None, Ks=range(1, 5), strides=range(1, 4), paddings=range(0, 3), n=6
+) -> ClaimResult:
     """sympy's general derivative == formula at every (K, s, p, i, j) of a grid (exact)."""
     derived = general_derivative()
     formula = general_formula() if formula is None else formula
@@ -134,13 +158,17 @@ def check_general_derivative(formula=None, Ks=range(1, 5), strides=range(1, 4), 
             if sp.expand(derived.xreplace(values) - formula.xreplace(values)) != 0:
                 mismatches += 1
     return make_result(
-        "T3c",
+        "T3c.sympy_general",
         "sympy, general sizes: d/dx_j sum_k h_k x_(i s+k-p) = h_(j-i s+p) on 0<=j-i s+p<K, else 0",
         f"grid points (of {points}) where derivative != formula",
         mismatches,
-        0,
-        "holds",
-        {"derivative": derived, "formula": formula, "derivative_latex": sp.latex(derived), "points": points},
+        SYMBOLIC_TOL,
+        data={
+            "derivative": derived,
+            "formula": formula,
+            "derivative_latex": sp.latex(derived),
+            "points": points,
+        },
     )
 
 
@@ -148,8 +176,8 @@ def check_general_derivative(formula=None, Ks=range(1, 5), strides=range(1, 4), 
 def symbolic_claims() -> list[ClaimResult]:
     return [
         check_symbolic_model(),
-        check_symbolic_model(n_in=7, kernel_size=4, padding=2, stride=2),
+        check_symbolic_model("T3c.sympy_model_strided", n_in=7, kernel_size=4, padding=2, stride=2),
         check_symbolic_jacobian(),
-        check_symbolic_jacobian(n_in=7, kernel_size=4, padding=2, stride=2),
+        check_symbolic_jacobian("T3c.sympy_strided", n_in=7, kernel_size=4, padding=2, stride=2),
         check_general_derivative(),
     ]
