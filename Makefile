@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex prepare FORCE
+.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(PY) -m ex2 fetch-data
 
-# The suite includes a smoke build of the book (tests/test_book.py), HTML and PDF: TeX first
-# (without it the other tests still run, and test_book.py fails saying what is missing).
+# The suite includes a smoke build of the book, HTML and PDF, read back with poppler and opened in
+# headless Chromium (tests/test_book.py, test_pdf.py, test_browser.py): their Debian packages first
+# (without them the other tests still run, and those fail saying what is missing).
 test: $(STAMP)
-	@$(MAKE) --no-print-directory tex || echo "warning: no TeX: tests/test_book.py will fail" >&2
+	@$(MAKE) --no-print-directory test-deps || echo "warning: no TeX or Chromium: the book tests will fail" >&2
 	$(PY) -m pytest
 
 clean-venv:
@@ -45,6 +46,7 @@ PDF       := $(BUILD)/ex2-book.pdf
 PDF_HTML  := $(BUILD)/html/_static/ex2-book.pdf
 STATE     := $(BUILD)/.build-state
 TEX_PKGS  := texlive-xetex texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
+BROWSER_PKGS := chromium-headless-shell
 # jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
@@ -111,16 +113,28 @@ chapter: $(STAMP)
 	rm -f $(HTML_OK) $(PDF) $(PDF_HTML)
 	$(MAKE) --no-print-directory book
 
-# TeX for the PDF (Debian packages, ~360 MB), installed only when xelatex or latexmk is missing.
+# Debian packages, installed with apt-get (no recommended packages) only when a command is missing:
+# `tex` the PDF's TeX (~360 MB) and poppler, `test-deps` also the headless Chromium (~100 MB) that
+# tests/test_browser.py drives (Playwright's own browser downloads are never used).
+have_tex     = { command -v xelatex && command -v latexmk && command -v pdftotext && command -v pdfimages; } >/dev/null
+have_browser = { [ -n "$$EX2_CHROMIUM" ] || command -v chromium-headless-shell || command -v chromium; } >/dev/null
+apt_install  = if [ -z "$$pkgs" ]; then exit 0; fi; \
+  if ! command -v apt-get >/dev/null; then \
+    echo "error: missing Debian packages ($$pkgs) and apt-get is not available: install them by hand" >&2; \
+    exit 1; \
+  fi; \
+  sudo=""; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then sudo="sudo"; fi; \
+  echo "Installing $$pkgs"; \
+  $$sudo apt-get update -q && \
+  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs
+
 tex:
-	@if command -v xelatex >/dev/null && command -v latexmk >/dev/null; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then \
-	  echo "error: xelatex/latexmk not found and apt-get is not available;" \
-	       "install TeX Live with XeLaTeX, latexmk and the FreeFont OTF fonts by hand ($(TEX_PKGS))" >&2; \
-	  exit 1; \
-	fi; \
-	echo "Installing TeX for the PDF: $(TEX_PKGS)"; \
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PKGS)
+	@pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; $(apt_install)
+
+test-deps:
+	@pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; \
+	$(have_browser) || pkgs="$${pkgs:+$$pkgs }$(BROWSER_PKGS)"; \
+	$(apt_install)
 
 clean-book:
 	rm -rf $(BUILD)

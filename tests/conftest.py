@@ -1,5 +1,6 @@
 import pytest
 import torch
+from book_build import built_book  # noqa: F401  (session fixture: one smoke build of the book)
 
 from ex2.data import MnistTensors, load_mnist
 
