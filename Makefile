@@ -19,8 +19,11 @@ data: $(STAMP)
 # The suite includes a smoke build of the book, HTML and PDF, read back with poppler and opened in
 # headless Chromium (tests/test_book.py, test_pdf.py, test_browser.py): their Debian packages first
 # (without them the other tests still run, and those fail saying what is missing).
+# One formatter and linter for the whole tree first, then the suite.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory test-deps || echo "warning: no TeX or Chromium: the book tests will fail" >&2
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 clean-venv:
@@ -60,8 +63,8 @@ clear_stale_cache = fp=$$($(FINGERPRINT)); \
     rm -rf $(BUILD)/.jupyter_cache; \
   fi
 
-# Train and measure what the book needs first (with progress), while the TeX and browser packages
-# install in the background; the pages then only read the cache (EX2_CACHE_ONLY=1).
+# Train and measure what the book needs first (with progress), while the TeX packages install in
+# the background; the pages then only read the cache (EX2_CACHE_ONLY=1).
 book: $(STAMP)
 	@mkdir -p $(BUILD); \
 	$(MAKE) --no-print-directory tex > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
