@@ -91,8 +91,9 @@ def writable_folder(folder: Path) -> Path:
     """Create `folder` and prove it takes a file, before any training starts."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(folder / ".write-test", b"")
-        (folder / ".write-test").unlink()
+        probe = folder / f".write-test-{os.getpid()}"  # one per process: they may race here
+        atomic_write_bytes(probe, b"")
+        probe.unlink()
     except OSError as err:
         raise CacheError(
             f"cannot write to {folder} ({err.strerror or err}): make it a writable "
