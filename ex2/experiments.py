@@ -340,10 +340,14 @@ def cached_measurement(fn):
         with locked(lock_path(path.stem), on_wait=notice):
             remove_stale_temps(path.parent)
             stored = read_json(path)
-            if stored is not None and stored.get("key") == json.loads(json.dumps(key)):
+            if (
+                stored is not None
+                and "result" in stored
+                and stored.get("key") == json.loads(json.dumps(key))
+            ):
                 return stored["result"]
             if stored is not None:
-                notice(f"{path.name} holds another measurement: recomputing it")
+                notice(f"{path.name} holds another measurement or none: recomputing it")
             if cache_only():
                 raise missing(f"measurement {path.name} ({fn.__name__})")
             result = fn(*args, **kwargs)
