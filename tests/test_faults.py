@@ -578,13 +578,16 @@ def count_calls(name: str) -> dict:
         ("[1, 2]", "does not hold a JSON object: recomputing it"),
         ('{"key": {"function": "other"}, "result": 42}', "holds another measurement"),
         ('{"result": 42}', "holds another measurement"),
+        ("OWN KEY, NO RESULT", "holds another measurement"),
     ],
-    ids=["not JSON", "a JSON list", "another key", "no key"],
+    ids=["not JSON", "a JSON list", "another key", "no key", "no result"],
 )
 def test_damaged_measurement_is_recomputed_with_a_notice(damage, notice, capsys):
     CALLS.clear()
     first = count_calls("a")
     path = count_calls.path("a")
+    if damage == "OWN KEY, NO RESULT":
+        damage = json.dumps({"key": json.loads(path.read_text())["key"]})
     path.write_text(damage)
     capsys.readouterr()
     again = count_calls("a")
@@ -602,7 +605,7 @@ def test_measurement_copied_from_other_arguments_is_not_served(capsys):
     capsys.readouterr()
     assert count_calls("a")["name"] == "a"
     assert notices(capsys) == [
-        f"ex2: {count_calls.path('a').name} holds another measurement: recomputing it"
+        f"ex2: {count_calls.path('a').name} holds another measurement or none: recomputing it"
     ]
 
 
