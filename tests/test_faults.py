@@ -408,6 +408,28 @@ def test_runs_folder_that_is_a_file_is_a_one_line_error(tmp_path, monkeypatch, c
     assert taken.read_text() == "keep me"
 
 
+def test_locks_folder_taken_by_a_file_is_a_one_line_error(capsys):
+    locks = E.runs_root() / ".locks"
+    locks.parent.mkdir(parents=True)
+    locks.write_text("keep me")
+    assert_one_line_error(capsys, cli.main(TINY_ARGV), f"error: cannot write to {locks} (")
+    assert locks.read_text() == "keep me" and not E.run_dir(TINY_CLI).exists()
+
+
+def test_metrics_json_that_is_a_folder_is_a_one_line_error_before_training(capsys):
+    original = E.run(TINY_CLI)
+    (original.run_dir / "metrics.json").unlink()
+    (original.run_dir / "metrics.json" / "notes").mkdir(parents=True)
+    checkpoint = (original.run_dir / "checkpoint.pt").read_bytes()
+    code = cli.main(TINY_ARGV)
+    out = capsys.readouterr()
+    assert code == 2 and "[01/1]" not in out.out  # no training started
+    errors = [line for line in out.err.splitlines() if not line.startswith("ex2: ")]
+    assert errors == [f"error: Is a directory ({original.run_dir / 'metrics.json'})"]
+    assert (original.run_dir / "metrics.json" / "notes").is_dir()  # nothing lost
+    assert (original.run_dir / "checkpoint.pt").read_bytes() == checkpoint
+
+
 def run_with_read_only(folder: Path, command: list[str]) -> subprocess.CompletedProcess:
     """Run `command` in a process that sees `folder` read-only (as root: a read-only bind mount
     in a private mount namespace, since permission bits do not stop root)."""
