@@ -134,12 +134,12 @@ def run_config(args) -> config.RunConfig:
             subset_seed=args.subset_seed,
             passes_per_epoch=args.passes_per_epoch,
         )
-    if task in config.UPSTREAM_TASKS:
-        source = "autoencoder" if task == "head" else args.encoder_from
-        settings["encoder"] = upstream(
-            config.make(source, base=args.base, latent=args.latent), args
-        )
     try:
+        if task in config.UPSTREAM_TASKS:
+            source = "autoencoder" if task == "head" else args.encoder_from
+            settings["encoder"] = upstream(
+                config.make(source, base=args.base, latent=args.latent), args
+            )
         cfg = config.make(task, **settings)
     except ValueError as err:  # "seed must be ..." -> "--seed must be ..."
         field, _, rest = str(err).partition(" ")

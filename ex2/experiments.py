@@ -275,7 +275,13 @@ def measurement_modules(fn) -> tuple:
         v if isinstance(v, types.ModuleType) else sys.modules.get(getattr(v, "__module__", ""))
         for v in vars(module).values()
     ]
-    own = [m for m in used if m is not None and m.__name__.startswith("ex2.")]
+    # The cache's plumbing (this module) does not shape a measurement: the runs it loads are keyed
+    # by their own folder names, which cover the code that trained them.
+    own = [
+        m
+        for m in used
+        if m is not None and m.__name__.startswith("ex2.") and m.__name__ != __name__
+    ]
     return (module, *own, *RESULT_MODULES)
 
 
@@ -303,10 +309,14 @@ def cached_measurement(fn):
         with locked(lock_path(path.stem), on_wait=notice):
             remove_stale_temps(path.parent)
             stored = read_json(path)
-            if stored is not None and stored.get("key") == json.loads(json.dumps(key)):
+            if (
+                stored is not None
+                and "result" in stored
+                and stored.get("key") == json.loads(json.dumps(key))
+            ):
                 return stored["result"]
             if stored is not None:
-                notice(f"{path.name} holds another measurement: recomputing it")
+                notice(f"{path.name} holds another measurement or none: recomputing it")
             if cache_only():
                 raise missing(f"measurement {path.name} ({fn.__name__})")
             result = fn(*args, **kwargs)

@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from ex2 import analysis as A
+from ex2.models import ConvAutoencoder, Encoder
 
 
 def blobs(spread: float, n_per_class: int = 30, seed: int = 0):
@@ -17,7 +19,9 @@ def test_latent_metrics_high_for_separated_blobs_near_zero_for_shuffled_labels()
     good = A.latent_metrics(x, y, xt, yt)
     assert good["silhouette"] > 0.8 and good["knn_accuracy"] == 1.0 and good["ratio"] > 5
     perm = torch.randperm(len(yt), generator=torch.Generator().manual_seed(2))
-    bad = A.latent_metrics(x, y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))], xt, yt[perm])
+    bad = A.latent_metrics(
+        x, y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))], xt, yt[perm]
+    )
     assert abs(bad["silhouette"]) < 0.1 and bad["knn_accuracy"] < 0.25 and bad["ratio"] < 0.3
 
 
@@ -36,7 +40,7 @@ def test_shift_images_moves_pixels_and_fills_with_zero():
 
 
 class CentreMass(nn.Module):
-    """A 'classifier' whose answer is the column of the brightest pixel: maximally shift-sensitive."""
+    """A 'classifier' whose answer is the column of the brightest pixel: shift-sensitive."""
 
     def forward(self, x):
         cols = x.sum(dim=(1, 2)).argmax(dim=1)
@@ -52,11 +56,15 @@ def test_shift_measures_separate_invariant_from_sensitive_models():
     images = torch.zeros(20, 1, 10, 10)
     for i in range(20):
         images[i, 0, 4, 3 + i % 5] = 1.0
-    labels = (3 + torch.arange(20) % 5)
+    labels = 3 + torch.arange(20) % 5
     sensitive, invariant = CentreMass(), Constant()
     curve = A.accuracy_under_shift(sensitive, images, labels, max_shift=2)
     assert curve[0] == 1.0 and curve[1] < 1.0
-    assert A.accuracy_under_shift(invariant, images, torch.full((20,), 3), max_shift=2) == [1.0, 1.0, 1.0]
+    assert A.accuracy_under_shift(invariant, images, torch.full((20,), 3), max_shift=2) == [
+        1.0,
+        1.0,
+        1.0,
+    ]
     assert A.shift_consistency(invariant, images) == 1.0
     assert A.shift_consistency(sensitive, images) < 0.8
 
@@ -67,3 +75,62 @@ def test_embed_2d_shapes_and_bad_method():
     assert A.embed_2d(x, "tsne").shape == (60, 2)
     with pytest.raises(ValueError):
         A.embed_2d(x, "umap")
+
+
+def test_class_spread_separates_tight_from_loose_clusters():
+    tight = A.class_spread(*blobs(0.1))
+    loose = A.class_spread(*blobs(10.0))
+    assert tight["ratio"] > 10 > 1 > loose["ratio"]
+    assert tight["between"] == pytest.approx(10 * 2**0.5, rel=0.02)  # centres 10 * e_i
+    assert tight["ratio"] == pytest.approx(tight["between"] / tight["within"])
+
+
+def test_class_spread_with_shuffled_labels_has_no_separation():
+    points, labels = blobs(0.1)
+    shuffled = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(1))]
+    assert A.class_spread(points, shuffled)["ratio"] < 0.3
+
+
+def test_class_spread_within_is_the_mean_pairwise_distance_of_a_digit():
+    points = torch.zeros(20, 1, 2, 2)
+    labels = torch.arange(10).repeat(2)
+    points[10:, 0, 0, 0] = 3.0  # each digit: two items at distance 3
+    points[:, 0, 1, 1] = 100 * labels.float()  # digits far apart
+    assert A.class_spread(points, labels)["within"] == pytest.approx(3.0)
+
+
+def test_examples_per_digit_are_of_that_digit_and_seeded(mnist):
+    labels = mnist.test_labels
+    idx = A.examples_per_digit(labels, per_digit=3, seed=0)
+    assert labels[idx].tolist() == [d for d in range(10) for _ in range(3)]
+    assert len(set(idx.tolist())) == 30
+    assert torch.equal(idx, A.examples_per_digit(labels, per_digit=3, seed=0))
+    assert not torch.equal(idx, A.examples_per_digit(labels, per_digit=3, seed=1))
+
+
+def test_recall_per_class_is_the_fraction_of_each_digit_predicted_right():
+    labels = np.repeat(np.arange(10), 4)
+    predictions = labels.copy()
+    predictions[labels == 3] = [3, 3, 5, 5]  # half of the 3s wrong
+    predictions[labels == 7] = 1  # every 7 wrong
+    recall = A.recall_per_class(labels, predictions)
+    assert recall.tolist() == [1, 1, 1, 0.5, 1, 1, 1, 0, 1, 1]
+
+
+def test_architecture_rows_follow_the_shapes():
+    model = ConvAutoencoder(4, 8)
+    rows = A.architecture_rows(model)
+    assert all(len(r) == 7 for r in rows)
+    shapes = [r[2] for r in rows if r[1] in ("Conv2d", "ConvTranspose2d", "Linear")]
+    assert shapes == ["4×14×14", "8×7×7", "16×4×4", "8", "256", "8×7×7", "4×14×14", "1×28×28"]
+    convs = [r[3:6] for r in rows if r[1] == "Conv2d"]
+    assert convs == [["3×3", "2×2", "1×1"]] * 3
+    assert [r[3:6] for r in rows if r[1] == "Linear"] == [["–", "–", "–"]] * 2
+    assert sum(r[6] for r in rows) == sum(p.numel() for p in model.parameters())
+    assert not any(m._forward_hooks for m in model.modules())  # hooks removed
+
+
+def test_receptive_fields_grow_by_the_strided_kernels():
+    assert A.receptive_fields(Encoder(4, 4)) == [3, 7, 15]
+    two = nn.Sequential(nn.Conv2d(1, 1, 5), nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))
+    assert A.receptive_fields(two) == [5, 7, 11]

@@ -47,7 +47,11 @@ def test_every_parameter_gets_a_gradient(model_cls):
     model = model_cls(4, 4)
     x = torch.rand(6, 1, 28, 28)
     out = model(x)
-    loss = (out - x).abs().mean() if model_cls is ConvAutoencoder else out.logsumexp(1).mean() - out[:, 3].mean()
+    loss = (
+        (out - x).abs().mean()
+        if model_cls is ConvAutoencoder
+        else out.logsumexp(1).mean() - out[:, 3].mean()
+    )
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -57,4 +61,5 @@ def test_latent_width_only_changes_the_linear_layers():
     small, wide = Encoder(4, 4), Encoder(4, 16)
     conv_params = count_parameters(small.features)
     assert conv_params == count_parameters(wide.features)
-    assert count_parameters(wide) - count_parameters(small) == 12 * (4 * 4 * 16 + 1)  # 4c channels x 4x4 inputs, plus a bias, per extra latent unit
+    # per extra latent unit: 4c channels x 4x4 inputs, plus a bias
+    assert count_parameters(wide) - count_parameters(small) == 12 * (4 * 4 * 16 + 1)

@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from ex2 import train as T
-from ex2.data import random_subset
+from ex2.data import MnistTensors, random_subset
 from ex2.models import Classifier, ConvAutoencoder
 
-SHORT = T.TrainConfig(epochs=2, lr=2e-3, batch_size=64, seed=3)
+SHORT = T.TrainConfig(epochs=2, lr=2e-3, batch_size=64, seed=3, max_batches=3)
 
 
 def fresh(cls, seed=0, base=4, latent=8):
@@ -26,8 +26,12 @@ def test_same_seed_gives_identical_history_and_weights(small_mnist):
 
 
 def test_different_seed_gives_different_batches(small_mnist):
-    h = [T.train_classifier(fresh(Classifier), small_mnist, T.TrainConfig(1, 1e-3, 64, seed=s), log=None)
-         for s in (0, 1)]
+    h = [
+        T.train_classifier(
+            fresh(Classifier), small_mnist, T.TrainConfig(1, 1e-3, 64, seed=s), log=None
+        )
+        for s in (0, 1)
+    ]
     assert h[0].train_loss != h[1].train_loss
 
 
@@ -36,7 +40,9 @@ def test_autoencoder_learns_and_history_is_complete(small_mnist):
     lines = []
     history = T.train_autoencoder(fresh(ConvAutoencoder), small_mnist, cfg, log=lines.append)
     assert isinstance(history, T.ReconstructionHistory)
-    assert all(len(getattr(history, k)) == 3 for k in ("train_loss", "test_loss", "test_metric", "seconds"))
+    assert all(
+        len(getattr(history, k)) == 3 for k in ("train_loss", "test_loss", "test_metric", "seconds")
+    )
     assert history.test_loss[-1] < history.test_loss[0]
     assert 0 <= min(history.test_metric) and max(history.test_metric) <= 1
     assert lines[0].startswith("[01/3] train L1=") and "test pixel_accuracy=" in lines[0]
@@ -53,7 +59,9 @@ def test_subset_training_sees_only_the_subset(small_mnist):
     subset = random_subset(len(small_mnist.train_labels), 20, seed=0)
     seen = []
     model = fresh(Classifier)
-    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]) if m.training else None)
+    model.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].shape[0]) if m.training else None
+    )
     T.train_classifier(model, small_mnist, T.TrainConfig(2, 1e-3, 8), subset=subset, log=None)
     assert sum(seen) == 2 * 20
 
@@ -85,7 +93,6 @@ def test_frozen_encoder_weights_and_bn_stats_do_not_change(small_mnist, task):
     assert any(not torch.equal(other_before[k], v) for k, v in other.state_dict().items())
 
 
-
 def test_cosine_schedule_ends_at_zero_and_constant_stays(small_mnist):
     for schedule, last_lr in (("cosine", 0.0), ("constant", 1e-3)):
         cfg = T.TrainConfig(epochs=2, lr=1e-3, batch_size=128, lr_schedule=schedule)
@@ -103,18 +110,65 @@ def test_passes_per_epoch_repeats_the_data_within_an_epoch(small_mnist):
     subset = random_subset(len(small_mnist.train_labels), 20, seed=0)
     seen = []
     model = fresh(Classifier)
-    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]) if m.training else None)
-    history = T.train_classifier(model, small_mnist, T.TrainConfig(2, 1e-3, 10, passes_per_epoch=3),
-                                 subset=subset, log=None)
+    model.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].shape[0]) if m.training else None
+    )
+    history = T.train_classifier(
+        model, small_mnist, T.TrainConfig(2, 1e-3, 10, passes_per_epoch=3), subset=subset, log=None
+    )
     assert sum(seen) == 2 * 3 * 20 and len(history.test_loss) == 2
 
 
 def test_memory_layout_follows_the_measured_rule():
     cpu = torch.device("cpu")
-    wide, narrow = T.place_model(ConvAutoencoder(16, 4), cpu), T.place_model(ConvAutoencoder(4, 4), cpu)
+    assert T.prefers_channels_last(16) and T.prefers_channels_last(32)
+    assert not T.prefers_channels_last(4)
+    wide = T.place_model(ConvAutoencoder(16, 4), cpu, channels_last=T.prefers_channels_last(16))
+    narrow = T.place_model(ConvAutoencoder(4, 4), cpu, channels_last=T.prefers_channels_last(4))
     wide_w = wide.encoder.features[1][0].weight
     narrow_w = narrow.encoder.features[1][0].weight
     assert wide_w.is_contiguous(memory_format=torch.channels_last) and not wide_w.is_contiguous()
     assert narrow_w.is_contiguous()
-    assert not T.prefers_channels_last(torch.nn.Linear(16, 10), cpu)
-    assert not T.prefers_channels_last(ConvAutoencoder(16, 4), torch.device("cuda"))
+
+
+def test_channels_last_training_matches_the_default_layout(small_mnist):
+    histories = []
+    for channels_last in (False, True):
+        cfg = T.TrainConfig(1, 1e-3, 32, max_batches=2, channels_last=channels_last)
+        histories.append(T.train_classifier(fresh(Classifier, base=16), small_mnist, cfg, log=None))
+    assert histories[0].test_loss == pytest.approx(histories[1].test_loss, rel=1e-4)
+
+
+def test_forward_in_batches_equals_one_forward_pass_in_eval_mode():
+    model = fresh(Classifier)
+    x = torch.rand(7, 1, 28, 28)
+    model.train()
+    out = T.forward_in_batches(model, x, batch_size=3)
+    assert not model.training and out.shape == (7, 10)
+    with torch.no_grad():
+        assert torch.allclose(out, model(x), atol=1e-6)
+    assert out.is_inference()  # cheap by default...
+    codes = T.forward_in_batches(model.encoder, x, batch_size=3, for_training=True)
+    assert not codes.is_inference() and not codes.requires_grad  # ...usable as training inputs
+    assert torch.equal(T.predictions(model, x), out.argmax(dim=1))
+
+
+def poisoned(data: MnistTensors) -> MnistTensors:
+    images = data.train_images.clone()
+    images[::2] = float("nan")
+    return MnistTensors(images, data.train_labels, data.test_images, data.test_labels)
+
+
+@pytest.mark.parametrize("task", ["autoencoder", "classifier"])
+def test_non_finite_loss_raises_training_diverged(small_mnist, task):
+    lines = []
+    cfg = T.TrainConfig(1, 1e-3, 32, max_batches=2)
+    with pytest.raises(T.TrainingDiverged, match="diverged in epoch 1: .* loss is nan .*--lr"):
+        if task == "autoencoder":
+            T.train_autoencoder(
+                fresh(ConvAutoencoder), poisoned(small_mnist), cfg, log=lines.append
+            )
+        else:
+            T.train_classifier(fresh(Classifier), poisoned(small_mnist), cfg, log=lines.append)
+    assert lines == []  # no epoch line for a diverged epoch
+    assert issubclass(T.TrainingDiverged, ValueError)  # the CLI reports it in one line
