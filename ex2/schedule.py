@@ -216,6 +216,7 @@ class Scheduler:
 
     def fail(self, job: Job, seconds: float, message: str, text: str) -> None:
         self.outcomes[job.key] = Outcome(job, "failed", seconds, message, text)
+        self.estimate.failed(job)
         cancelled = self.cancel_dependents(job)
         note = f"; cancelled {len(cancelled)} jobs that need it" if cancelled else ""
         self.display.line(f"FAILED {job.name} after {clock(seconds)}: {message}{note}")

@@ -169,3 +169,28 @@ def test_the_estimate_rescales_by_what_jobs_of_a_kind_took():
     estimate.progress(jobs[1], 0.5, 5.0)  # b, running, is halfway after 5 s: 5 s left
     # all: (45 + 10) / (15 + 10) = 2.2; "slow": (45 + 22) / 25 = 2.68
     assert estimate.time_left(jobs[2:], {"b": 5.0}, rank) == pytest.approx(5 + 26.8 + 22.0)
+
+
+def test_the_bench_schedule_sample_has_every_run_kind_upstream_first():
+    from ex2.bench_book import schedule_sample
+
+    sample = schedule_sample()
+    assert {cfg.task for cfg in sample} == {"autoencoder", "classifier", "head", "decoder"}
+    assert any(cfg.subset_size for cfg in sample if cfg.task == "classifier")
+    assert any(cfg.subset_size for cfg in sample if cfg.task == "head")
+    for i, cfg in enumerate(sample):
+        assert cfg.epochs == 1
+        assert cfg.encoder is None or cfg.encoder in sample[:i]
+
+
+def test_the_step_profile_splits_a_step_into_five_groups():
+    from ex2.bench_book import group_of, profile_step
+
+    assert group_of("aten::convolution_backward") == "conv backward"
+    assert group_of("aten::mkldnn_convolution") == "conv forward"
+    assert group_of("aten::native_batch_norm_backward") == "BatchNorm"
+    assert group_of("aten::_fused_adam_") == "Adam"
+    assert group_of("aten::addmm") == "the rest"
+    step = profile_step(steps=1)
+    assert sum(step["share"].values()) == pytest.approx(1.0)
+    assert all(ms > 0 for ms in step["ms"].values())
