@@ -1,4 +1,4 @@
-"""`make bench`: the exercise's training pipeline against this project's, on the same model and data.
+"""`make bench`: the exercise's training pipeline against this project's, and the book's schedule.
 
 (A) the exercise-style pipeline: torchvision `MNIST` + `ToTensor`, `DataLoader(batch 256, shuffle)`,
     fp32 eager, `.item()` after every batch;
@@ -6,9 +6,12 @@
 Both train the (16, 16) autoencoder for the same number of batches; the runs alternate A B A B ...
 and the medians are reported, with a 2048x2048 fp32 matmul timed in the same run as the machine's
 reference rate. FLOPs per step come from `torch.utils.flop_counter.FlopCounterMode`.
+Then (`ex2.bench_book`) the book's own schedule, old (one process, one run after the other) against
+new (`prepare`'s one-thread workers) on a sample of every run kind, alternating; and a per-operator
+profile of one (16, 16) autoencoder step.
 
-Writes `bench/results.json`; the last printed line is
-`speedup_vs_exercise_pipeline=<x> step_fraction_of_matmul=<y> full_experiments_s=<z>`.
+Writes `bench/results.json`; the last printed line is `speedup_vs_exercise_pipeline=<x>
+step_fraction_of_matmul=<y> full_experiments_s=<z> book_schedule_speedup=<s>`.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
+from ex2 import chapters
 from ex2 import experiments as E
-from ex2 import report
 from ex2 import train as T
+from ex2.bench_book import compare_schedules, profile_step
 from ex2.data import REPO_ROOT, ensure_mnist, load_mnist, shuffled_batches
 from ex2.models import ConvAutoencoder
 
@@ -74,7 +78,7 @@ def time_exercise_pipeline(dataset, steps: int, device: torch.device) -> float:
 def time_project_path(steps: int, device: torch.device) -> float:
     """Seconds per step of `train.train_one_epoch` on in-memory tensors (on the device)."""
     data = load_mnist().to(device)
-    model = T.place_model(fresh_model(device), device)
+    model = T.place_model(fresh_model(device), device, T.prefers_channels_last(16))
     cfg = T.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
     optimizer, schedule = T.make_optimizer(model, cfg, WARMUP + steps)
     batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[
@@ -91,7 +95,7 @@ VARIANTS = ("fp32", "fused_adam", "channels_last", "bf16_autocast")
 
 
 def time_variant(variant: str, steps: int, device: torch.device) -> float:
-    """Seconds per step of one candidate speed-up of the project path (same data, model, batches)."""
+    """Seconds per step of a candidate speed-up of the project path (same data, model, batches)."""
     data = load_mnist().to(device)
     model = fresh_model(device)
     images = data.train_images
@@ -140,20 +144,19 @@ def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> flo
 
 
 def full_experiment_seconds() -> tuple[float | None, int]:
-    """Training wall time of every book experiment at full settings, from their cached runs."""
+    """Training wall time of every book run (of the active profile), from their cached runs."""
     total, found, missing = 0.0, 0, 0
-    for chapter, configs in report.CHAPTERS.items():
-        for cfg in configs():
-            metrics = E.run_dir(cfg) / "metrics.json"
-            if metrics.exists():
-                total += json.loads(metrics.read_text())["train_seconds"]
-                found += 1
-            else:
-                missing += 1
+    for cfg in chapters.all_runs():
+        metrics = E.run_dir(cfg) / "metrics.json"
+        if metrics.exists():
+            total += json.loads(metrics.read_text())["train_seconds"]
+            found += 1
+        else:
+            missing += 1
     return (total if missing == 0 and found else None), missing
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m ex2.bench", description=__doc__.splitlines()[0]
     )
@@ -168,12 +171,19 @@ def main(argv: list[str] | None = None) -> int:
         help="also time candidate speed-ups (fused Adam, channels_last, bf16 autocast)",
     )
     parser.add_argument(
+        "--schedule-repeats",
+        type=int,
+        default=2,
+        help="old/new pairs of the book's schedule (default 2; 0 skips it)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})"
     )
-    args = parser.parse_args(argv)
-    device = torch.device(args.device)
+    return parser.parse_args(argv)
 
-    load_mnist()  # data in place before anything is timed
+
+def time_pipelines(args, device) -> tuple[list, list, list]:
+    """Exercise pipeline, project path and matmul, alternating; seconds per step and GFLOP/s."""
     dataset = exercise_dataset()
     exercise, project, matmul = [], [], []
     for r in range(args.repeats):
@@ -184,20 +194,44 @@ def main(argv: list[str] | None = None) -> int:
             f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
             f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s"
         )
+    return exercise, project, matmul
 
+
+def time_variants(args, device) -> dict[str, list[float]]:
     variants = {v: [] for v in VARIANTS}
-    if args.variants:
-        for r in range(args.repeats):
-            for v in VARIANTS:
-                variants[v].append(time_variant(v, args.steps, device))
-            print(
-                f"variants repeat {r + 1}/{args.repeats}: "
-                + ", ".join(f"{v} {1e3 * t[-1]:.1f} ms" for v, t in variants.items())
-            )
+    for r in range(args.repeats if args.variants else 0):
+        for v in VARIANTS:
+            variants[v].append(time_variant(v, args.steps, device))
+        print(
+            f"variants repeat {r + 1}/{args.repeats}: "
+            + ", ".join(f"{v} {1e3 * t[-1]:.1f} ms" for v, t in variants.items())
+        )
+    return variants
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    load_mnist()  # data in place before anything is timed
+    exercise, project, matmul = time_pipelines(args, device)
+    variants = time_variants(args, device)
+    schedule = compare_schedules(args.schedule_repeats) if args.schedule_repeats > 0 else None
 
     flops = flops_per_step()
     a, b, mm = statistics.median(exercise), statistics.median(project), statistics.median(matmul)
     step_gflops = flops / b / 1e9
+    step = {
+        **(profile_step() if device.type == "cpu" else {}),
+        "step_ms": 1e3 * b,
+        "gflops": step_gflops,
+        "matmul_gflops": mm,
+        "fraction_of_matmul": step_gflops / mm,
+    }
+    if "ms" in step:
+        groups = ", ".join(
+            f"{g} {ms:.1f} ms ({step['share'][g]:.0%})" for g, ms in step["ms"].items()
+        )
+        print(f"step profile ({step['threads']} threads): {groups}")
     full_s, missing = full_experiment_seconds()
     results = {
         "machine": {
@@ -227,15 +261,20 @@ def main(argv: list[str] | None = None) -> int:
         "variants_ms_per_step": {v: [1e3 * t for t in ts] for v, ts in variants.items() if ts},
         "full_experiments_s": full_s,
         "full_experiments_missing_runs": missing,
+        "schedule": schedule,
+        "step_profile": step,
     }
     E.write_json(args.out, results)
     print(
-        f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, matmul {mm:.0f} GFLOP/s; "
-        f"epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, project {b * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
+        f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, "
+        f"matmul {mm:.0f} GFLOP/s; epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, "
+        f"project {b * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
     )
     z = "n/a" if full_s is None else f"{full_s:.0f}"
+    x = "n/a" if schedule is None else f"{schedule['speedup']:.2f}"
     print(
-        f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} full_experiments_s={z}"
+        f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} "
+        f"full_experiments_s={z} book_schedule_speedup={x}"
     )
     return 0
 

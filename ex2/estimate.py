@@ -49,6 +49,9 @@ class Estimate:
         self.actual[job.kind] += seconds
         self.expected[job.kind] += job.expected
 
+    def failed(self, job) -> None:
+        self.partial.pop(job.key, None)  # a failed job's pace says nothing about the others
+
     def progress(self, job, fraction: float, elapsed: float) -> None:
         if 0 < fraction <= 1:
             self.partial[job.key] = (elapsed, fraction)

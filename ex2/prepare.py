@@ -25,16 +25,16 @@ from ex2.estimate import priorities, simulate
 from ex2.schedule import Job, Outcome, clock, report_progress, run_jobs
 
 # --------------------------------------------------------------------------- expected seconds
-# One-thread costs on the 2-core AMD EPYC with two workers side by side (a full `prepare` there).
+# One-thread costs on the 2-core AMD EPYC with two workers side by side, from full runs there.
 # Only their ratios matter much: the running estimate rescales them to the machine at hand.
-AE_STEP = (0.060, 0.0030)  # seconds per batch of 256 at base channels c: a + b * c
-AE_EVAL = (0.20, 0.17)  # seconds per test-set evaluation: a + b * c
-CLASSIFIER_STEP = (0.009, 0.00017)  # seconds per step of a batch of n images: a + b * n
-CLASSIFIER_EVAL = 0.8
-ENCODE = 9e-5  # seconds per image through a frozen c=16 encoder
-HEAD_STEP = 0.0009
-DECODER_STEP = 0.049  # per batch of 256
-DECODER_EVAL = 2.5
+AE_STEP = (0.028, 0.0027)  # seconds per batch of 256 at base channels c: a + b * c
+AE_EVAL = (0.13, 0.12)  # seconds per test-set evaluation: a + b * c
+CLASSIFIER_STEP = (0.004, 0.0001)  # seconds per step of a batch of n images: a + b * n
+CLASSIFIER_EVAL = 0.5
+ENCODE = 7e-5  # seconds per image through a frozen c=16 encoder
+HEAD_STEP = 0.0005
+DECODER_STEP = 0.035  # per batch of 256
+DECODER_EVAL = 1.7
 JOB_START = 0.5  # data and checkpoints loaded
 MEASUREMENT = {
     "reconstruction_quality": 4.0,

@@ -109,8 +109,8 @@ class Display:
         self.out.flush()
         self.shown = False
 
-    def status(self, text: str, force: bool = False) -> None:
-        if not force and time.monotonic() - self.last < self.every:
+    def status(self, text: str) -> None:
+        if time.monotonic() - self.last < self.every:
             return
         self.last = time.monotonic()
         if self.live:
@@ -134,7 +134,7 @@ class Scheduler:
         self.execute, self.workers, self.display = execute, workers, display
         self.pool_args = dict(threads=threads, setup=setup)
         self.pending = dict(self.jobs)
-        self.running: dict = {}  # future -> (job, start time)
+        self.running: dict = {}  # future -> (job, start time, pool)
         self.outcomes: dict[str, Outcome] = {}
         self.rank = priorities(self.jobs.values(), lambda j: j.expected)
         self.estimate = Estimate(self.jobs.values(), workers)
@@ -167,7 +167,7 @@ class Scheduler:
         for job in self.ready()[: self.workers - len(self.running)]:
             del self.pending[job.key]
             future = self.pool.submit(_call, self.execute, job.key, job.payload)
-            self.running[future] = (job, time.time())
+            self.running[future] = (job, time.time(), self.pool)
 
     def ready(self) -> list[Job]:
         """Pending jobs whose dependencies are done (or outside the plan: done before it)."""
@@ -184,19 +184,21 @@ class Scheduler:
                 key, fraction, when = self.progress.get_nowait()
             except (queue.Empty, OSError, ValueError):
                 return
-            started = next((s for j, s in self.running.values() if j.key == key), None)
+            started = next((s for j, s, _ in self.running.values() if j.key == key), None)
             if started is not None:
                 self.estimate.progress(self.jobs[key], fraction, when - started)
 
     def collect(self, future) -> None:
-        job, started = self.running.pop(future)
+        job, started, pool = self.running.pop(future)
         try:
             seconds, detail = future.result()
         except BrokenProcessPool:
-            # a worker died (killed, out of memory): its jobs are lost; the others go on anew
+            # a worker died (killed, out of memory): the pool's running jobs are lost; the rest go
+            # on in a new pool
             self.fail(job, time.time() - started, "a worker process died (out of memory?)", "")
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = self.new_pool()
+            if pool is self.pool:
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self.new_pool()
             return
         except Exception as err:
             # the worker's own traceback travels as the cause; the parent's side adds nothing
@@ -216,6 +218,7 @@ class Scheduler:
 
     def fail(self, job: Job, seconds: float, message: str, text: str) -> None:
         self.outcomes[job.key] = Outcome(job, "failed", seconds, message, text)
+        self.estimate.failed(job)
         cancelled = self.cancel_dependents(job)
         note = f"; cancelled {len(cancelled)} jobs that need it" if cancelled else ""
         self.display.line(f"FAILED {job.name} after {clock(seconds)}: {message}{note}")
@@ -234,7 +237,7 @@ class Scheduler:
     def status_text(self) -> str:
         now = time.time()
         done = sum(o.status == "done" for o in self.outcomes.values())
-        running = {j.key: now - s for j, s in self.running.values()}
+        running = {j.key: now - s for j, s, _ in self.running.values()}
         left = self.estimate.time_left(self.pending.values(), running, self.rank)
         bar = "#" * (20 * done // len(self.jobs))
         return (

@@ -6,7 +6,9 @@ ran; the tiny real plan trains smoke-sized runs.
 
 import io
 import json
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from ex2.schedule import Job, run_jobs
 def fake_execute(payload) -> str:
     """Sleep, then fail if told to; writes start and end times to `payload["log"]`."""
     start = time.time()
+    if payload.get("die"):
+        os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(payload["seconds"])
     with open(payload["log"], "a") as f:
         f.write(json.dumps({"key": payload["key"], "start": start, "end": time.time()}) + "\n")
@@ -30,8 +34,9 @@ def fake_execute(payload) -> str:
     return f"metric of {payload['key']}"
 
 
-def fake_job(tmp_path, key, deps=(), seconds=0.05, fail=False, expected=1.0) -> Job:
-    payload = {"key": key, "seconds": seconds, "fail": fail, "log": str(tmp_path / "log.jsonl")}
+def fake_job(tmp_path, key, deps=(), seconds=0.05, fail=False, expected=1.0, die=False) -> Job:
+    log = str(tmp_path / "log.jsonl")
+    payload = {"key": key, "seconds": seconds, "fail": fail, "die": die, "log": log}
     return Job(key, f"job {key}", "fake", payload, expected, tuple(deps))
 
 
@@ -78,6 +83,18 @@ def test_a_failure_cancels_only_its_dependents_and_exits_non_zero(tmp_path, monk
     assert "fake" in text and "jobs at a time" in text  # the summary table
     err = capsys.readouterr().err  # the worker's traceback, at the end
     assert "job a failed:" in err and 'raise RuntimeError(f"{payload' in err
+
+
+def test_a_worker_that_dies_fails_its_job_and_a_new_worker_goes_on(tmp_path):
+    jobs = [
+        fake_job(tmp_path, "dies", die=True, expected=9.0),  # first: the longest
+        fake_job(tmp_path, "after", deps=["dies"]),
+        fake_job(tmp_path, "other"),
+    ]
+    out = io.StringIO()
+    outcomes = run_jobs(jobs, fake_execute, workers=1, out=out)
+    assert [o.status for o in outcomes] == ["failed", "cancelled", "done"]
+    assert "a worker process died" in out.getvalue()
 
 
 def test_the_status_line_shows_elapsed_done_and_time_left(tmp_path):
@@ -169,3 +186,28 @@ def test_the_estimate_rescales_by_what_jobs_of_a_kind_took():
     estimate.progress(jobs[1], 0.5, 5.0)  # b, running, is halfway after 5 s: 5 s left
     # all: (45 + 10) / (15 + 10) = 2.2; "slow": (45 + 22) / 25 = 2.68
     assert estimate.time_left(jobs[2:], {"b": 5.0}, rank) == pytest.approx(5 + 26.8 + 22.0)
+
+
+def test_the_bench_schedule_sample_has_every_run_kind_upstream_first():
+    from ex2.bench_book import schedule_sample
+
+    sample = schedule_sample()
+    assert {cfg.task for cfg in sample} == {"autoencoder", "classifier", "head", "decoder"}
+    assert any(cfg.subset_size for cfg in sample if cfg.task == "classifier")
+    assert any(cfg.subset_size for cfg in sample if cfg.task == "head")
+    for i, cfg in enumerate(sample):
+        assert cfg.epochs == 1
+        assert cfg.encoder is None or cfg.encoder in sample[:i]
+
+
+def test_the_step_profile_splits_a_step_into_five_groups():
+    from ex2.bench_book import group_of, profile_step
+
+    assert group_of("aten::convolution_backward") == "conv backward"
+    assert group_of("aten::mkldnn_convolution") == "conv forward"
+    assert group_of("aten::native_batch_norm_backward") == "BatchNorm"
+    assert group_of("aten::_fused_adam_") == "Adam"
+    assert group_of("aten::addmm") == "the rest"
+    step = profile_step(steps=1)
+    assert sum(step["share"].values()) == pytest.approx(1.0)
+    assert all(ms > 0 for ms in step["ms"].values())

@@ -1,0 +1,151 @@
+"""For `make bench`: the book's schedule, old against new, and where a training step's time goes.
+
+Schedule: a sample of every run kind (one epoch each, capped at a quarter of the batches), trained
+into an empty cache
+(old) as the pages did: one process, one run after the other, torch's default threads (all cores);
+(new) as `python -m ex2 prepare` does: its scheduler, one worker per core, one thread each.
+Each side is a fresh `python` process, timed from start to end (imports and worker start-up
+included); the sides alternate old new old new ... in one bench run.
+
+Step profile: one training step of the (16, 16) autoencoder (batch 256, as the project trains it)
+under `torch.profiler`, its operators' own CPU time in five groups.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+from ex2 import experiments, prepare
+from ex2 import train as T
+from ex2.chapters.runs import SUBSET_TRAINING
+from ex2.config import RunConfig, make
+from ex2.data import REPO_ROOT, load_mnist
+from ex2.models import ConvAutoencoder
+from ex2.schedule import run_jobs
+
+QUARTER_EPOCH = {256: 60, 64: 240}  # batches per epoch in the sample, by batch size
+
+
+def schedule_sample() -> list[RunConfig]:
+    """One run of every kind the book trains, upstream runs first (the order the pages ran them)."""
+    ae = make("autoencoder", epochs=1, max_batches=QUARTER_EPOCH[256])
+    classifier = make("classifier", epochs=1, max_batches=QUARTER_EPOCH[64])
+    head = make("head", encoder=ae, epochs=1, max_batches=QUARTER_EPOCH[64])
+    return [
+        ae,
+        make("autoencoder", base=4, latent=4, epochs=1, max_batches=QUARTER_EPOCH[256]),
+        classifier,
+        replace(classifier, **{**SUBSET_TRAINING, "epochs": 1}, max_batches=None),
+        head,
+        replace(head, **{**SUBSET_TRAINING, "epochs": 1}, max_batches=None),
+        make("decoder", encoder=ae, epochs=1, max_batches=QUARTER_EPOCH[256]),
+        make("decoder", encoder=classifier, epochs=1, max_batches=QUARTER_EPOCH[256]),
+    ]
+
+
+def old_schedule() -> None:
+    for cfg in schedule_sample():
+        experiments.run(cfg, log=None)
+
+
+def new_schedule() -> None:
+    jobs = [prepare.run_job(cfg) for cfg in schedule_sample()]
+    workers = prepare.default_jobs()
+    with open(os.devnull, "w") as out:
+        outcomes = run_jobs(
+            jobs, prepare.execute, workers, 1, out, quiet=True, setup=prepare.quiet_worker
+        )
+    failed = [o.job.name for o in outcomes if o.status != "done"]
+    if failed:
+        raise RuntimeError(f"the new schedule failed: {failed}")
+
+
+def time_schedule(which: str) -> float:
+    """Seconds of a fresh process that trains the sample the `which` way into an empty cache."""
+    with tempfile.TemporaryDirectory(prefix="ex2-bench-runs-") as runs:
+        env = {**os.environ, "EX2_RUNS_DIR": runs, "PYTHONPATH": str(REPO_ROOT)}
+        env.pop("EX2_PROFILE", None)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", f"from ex2.bench_book import {which}; {which}()"],
+            env=env,
+            check=True,
+        )
+        return time.perf_counter() - start
+
+
+def compare_schedules(repeats: int, say=print) -> dict:
+    old, new = [], []
+    for r in range(repeats):
+        old.append(time_schedule("old_schedule"))
+        new.append(time_schedule("new_schedule"))
+        say(f"schedule {r + 1}/{repeats}: old {old[-1]:.1f} s, new {new[-1]:.1f} s")
+    median_old, median_new = sorted(old)[len(old) // 2], sorted(new)[len(new) // 2]
+    return {
+        "sample": [cfg.label for cfg in schedule_sample()],
+        "batches_per_epoch": QUARTER_EPOCH,
+        "old": f"one process, {torch.get_num_threads()} threads, one run after the other",
+        "new": f"{prepare.default_jobs()} worker processes, 1 thread each",
+        "old_s": old,
+        "new_s": new,
+        "median_old_s": median_old,
+        "median_new_s": median_new,
+        "speedup": median_old / median_new,
+    }
+
+
+# --------------------------------------------------------------------------- the step profile
+
+GROUPS = (  # the first that a (lower-case) operator name contains
+    ("conv backward", "convolution_backward"),
+    ("conv forward", "convolution"),
+    ("BatchNorm", "batch_norm"),
+    ("Adam", "adam"),
+)
+
+
+def group_of(operator: str) -> str:
+    name = operator.lower()
+    return next((group for group, part in GROUPS if part in name), "the rest")
+
+
+def profile_step(steps: int = 10) -> dict:
+    """Milliseconds per step and share of each group, from the operators' own CPU time."""
+    torch.manual_seed(0)
+    channels_last = T.prefers_channels_last(16)
+    model = T.place_model(ConvAutoencoder(16, 16), torch.device("cpu"), channels_last).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=True)
+    x = load_mnist().train_images[:256]
+
+    def step():
+        loss = F.l1_loss(model(x), x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):  # warm caches, as in a real epoch
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    own = defaultdict(float)
+    for event in prof.key_averages():
+        own[group_of(event.key)] += event.self_cpu_time_total / 1e3 / steps
+    total = sum(own.values())
+    names = [g for g, _ in GROUPS] + ["the rest"]
+    return {
+        "threads": torch.get_num_threads(),
+        "profiled_ms_per_step": total,
+        "ms": {g: own[g] for g in names},
+        "share": {g: own[g] / total for g in names},
+    }
