@@ -84,9 +84,13 @@ L1 = {(4, 4): 0.080, (4, 16): 0.050, (16, 4): 0.070, (16, 16): 0.030}
 
 
 def q1_quality(border=0.30, background=0.01, core=0.10):
+    """The measured pattern: c=16 models err most on stroke borders, c=4 models (faint strokes)
+    in the stroke cores; `border`/`core` are the c=16 values, swapped for c=4."""
     return {
         key: {
-            "error": {"background": background, "border": border, "core": core},
+            "error": {"background": background,
+                      "border": border if key[0] == 16 else core,
+                      "core": core if key[0] == 16 else border},
             "error_share": {"background": 0.2, "border": 0.6, "core": 0.2},
             "pixel_share": {"background": 0.8, "border": 0.1, "core": 0.1},
             "core_brightness": 0.6 if key[0] == 4 else 0.9,
@@ -143,7 +147,7 @@ def test_q1_latent_and_channel_claims_directly():
 
 
 def test_q1_error_and_overfitting_claims_fail_on_perturbed_measurements():
-    assert not q1_claims(L1, q1_quality(border=0.05))["q1.c.error_on_borders"].holds
+    assert not q1_claims(L1, q1_quality(border=0.05))["q1.c.error_on_strokes"].holds
     overfit = q1.gap_claim({(4, 4): {"train_l1": 0.02, "test_l1": 0.05}})
     assert not overfit.holds
 
