@@ -27,7 +27,7 @@ def test_run_trains_once_then_loads_from_cache(monkeypatch):
     first = E.run(TINY_AE)
     assert not first.cached and (first.run_dir / "metrics.json").exists()
     assert first.run_dir == E.run_dir(TINY_AE) and first.run_dir.parent == E.runs_root()
-    monkeypatch.setattr(E, "train_run", no_training)
+    monkeypatch.setattr(E.tasks, "train_run", no_training)
     second = E.run(TINY_AE)
     assert second.cached and second.history == first.history
     assert second.train_seconds == pytest.approx(first.train_seconds)
@@ -71,8 +71,11 @@ def test_code_fingerprint_follows_the_source_of_each_module(tmp_path):
     before = E.code_fingerprint((module, E))
     assert E.code_fingerprint((E, module)) == before  # order does not matter
     source.write_text("LR = 2\n")
+    assert E.code_fingerprint((module, E)) == before  # read once: a process keys by what it loaded
+    E.code_fingerprint.cache_clear()
     assert E.code_fingerprint((module, E)) != before
-    assert set(E.RESULT_MODULES) >= {config, E}
+    assert set(E.RESULT_MODULES) >= {config, E.tasks, E.train}
+    assert E not in E.RESULT_MODULES  # the cache's plumbing does not shape results
 
 
 def test_metrics_json_has_config_code_checkpoint_hash_history_final_and_subset():
@@ -94,8 +97,8 @@ def test_head_reuses_the_cached_encoder_and_keeps_it_frozen(monkeypatch):
     encoder_run = E.run(TINY_AE)
     head_cfg = config.make("head", encoder=TINY_AE, epochs=1, max_batches=2)
     trained = []
-    real = E.train_run
-    monkeypatch.setattr(E, "train_run", lambda cfg, *a: trained.append(cfg.task) or real(cfg, *a))
+    real = E.tasks.train_run
+    monkeypatch.setattr(E.tasks, "train_run", lambda cfg, *a: trained.append(cfg.task) or real(cfg, *a))
     head = E.run(head_cfg)
     assert trained == ["head"]  # the autoencoder came from the cache
     for k, v in encoder_run.model.encoder.state_dict().items():
@@ -114,18 +117,18 @@ def test_decoder_on_an_uncached_classifier_trains_the_classifier_first():
 
 
 def test_cache_only_refuses_to_train(monkeypatch):
-    real = E.train_run
+    real = E.tasks.train_run
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
-    monkeypatch.setattr(E, "train_run", no_training)
+    monkeypatch.setattr(E.tasks, "train_run", no_training)
     with pytest.raises(
         E.MissingResult, match=f"run {E.run_dir(TINY_AE).name} .*python -m ex2 prepare"
     ):
         E.run(TINY_AE)
     monkeypatch.delenv("EX2_CACHE_ONLY")
-    monkeypatch.setattr(E, "train_run", real)
+    monkeypatch.setattr(E.tasks, "train_run", real)
     E.run(TINY_AE)
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
-    monkeypatch.setattr(E, "train_run", no_training)
+    monkeypatch.setattr(E.tasks, "train_run", no_training)
     assert E.run(TINY_AE).cached  # a cached run is served
 
 
@@ -173,5 +176,6 @@ def test_measurement_key_covers_its_module_and_the_ex2_modules_it_uses():
     import ex2.measurements as M
 
     modules = {m.__name__ for m in E.measurement_modules(M.reconstruction_quality.__wrapped__)}
-    assert {"ex2.measurements", "ex2.analysis", "ex2.experiments", "ex2.train"} <= modules
+    assert {"ex2.measurements", "ex2.analysis", "ex2.tasks", "ex2.train"} <= modules
+    assert "ex2.experiments" not in modules  # the cache's plumbing
     assert {"ex2.config", "ex2.data", "ex2.models"} <= modules

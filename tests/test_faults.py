@@ -53,7 +53,7 @@ def assert_own_valid_run(result, cfg, reference=None):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["config"] == cfg.to_dict() and metrics["code"] == E.code_fingerprint()
     assert metrics["checkpoint_sha256"] == sha256_of(folder / "checkpoint.pt")
-    expected_subset = None if cfg.subset_size is None else E.subset_of(cfg).tolist()
+    expected_subset = None if cfg.subset_size is None else E.tasks.subset_of(cfg).tolist()
     assert result.subset_indices == metrics["subset_indices"] == expected_subset
     if reference is not None:  # training is deterministic: a retrain gives the same numbers
         assert numbers(result.history) == numbers(reference.history)
@@ -301,7 +301,7 @@ from pathlib import Path
 from ex2 import config, experiments as E
 
 sync, cfg = Path(sys.argv[1]), config.RunConfig.from_dict(json.loads(sys.argv[2]))
-real_notice, real_train = E.notice, E.train_run
+real_notice, real_train = E.notice, E.tasks.train_run
 
 def notice(message):
     if message.startswith("waiting for another process"):
@@ -315,7 +315,7 @@ def train_run(*args):
         time.sleep(0.05)
     return real_train(*args)
 
-E.notice, E.train_run = notice, train_run
+E.notice, E.tasks.train_run = notice, train_run
 (sync / f"ready-{os.getpid()}").touch()
 while len(list(sync.glob("ready-*"))) < 2:  # start both calls together
     time.sleep(0.02)
@@ -545,7 +545,7 @@ def poisoned(mnist: MnistTensors) -> MnistTensors:
 
 
 def test_diverged_training_is_a_one_line_error_and_nothing_is_cached(mnist, monkeypatch, capsys):
-    monkeypatch.setattr(E, "load_mnist", lambda: poisoned(mnist))
+    monkeypatch.setattr(E.tasks, "load_mnist", lambda: poisoned(mnist))
     argv = ["train-classifier", "--base", "2", "--latent", "4", "--dry-run"]
     cfg = cli.run_config(cli.build_parser().parse_args(argv))
     with pytest.raises(T.TrainingDiverged):
@@ -556,7 +556,7 @@ def test_diverged_training_is_a_one_line_error_and_nothing_is_cached(mnist, monk
     )
     folder = E.run_dir(cfg)
     assert not (folder / "metrics.json").exists() and not (folder / "checkpoint.pt").exists()
-    monkeypatch.setattr(E, "load_mnist", lambda: mnist)
+    monkeypatch.setattr(E.tasks, "load_mnist", lambda: mnist)
     result = E.run(cfg)
     assert not result.cached and all(torch.isfinite(torch.tensor(result.history.train_loss)))
     assert_own_valid_run(result, cfg)
