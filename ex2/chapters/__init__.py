@@ -32,6 +32,7 @@ CHAPTERS = (
     "labels100",
     "claims",
     "verification",
+    "code",
     "performance",
     "provenance",
 )
