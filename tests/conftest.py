@@ -20,8 +20,12 @@ def mnist() -> MnistTensors:
 @pytest.fixture(scope="session")
 def small_mnist(mnist) -> MnistTensors:
     """512 real training and 256 real test images: fast, but the real thing."""
-    return MnistTensors(mnist.train_images[:512], mnist.train_labels[:512],
-                        mnist.test_images[:256], mnist.test_labels[:256])
+    return MnistTensors(
+        mnist.train_images[:512],
+        mnist.train_labels[:512],
+        mnist.test_images[:256],
+        mnist.test_labels[:256],
+    )
 
 
 @pytest.fixture(autouse=True)

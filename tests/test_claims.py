@@ -88,9 +88,11 @@ def q1_quality(border=0.30, background=0.01, core=0.10):
     in the stroke cores; `border`/`core` are the c=16 values, swapped for c=4."""
     return {
         key: {
-            "error": {"background": background,
-                      "border": border if key[0] == 16 else core,
-                      "core": core if key[0] == 16 else border},
+            "error": {
+                "background": background,
+                "border": border if key[0] == 16 else core,
+                "core": core if key[0] == 16 else border,
+            },
             "error_share": {"background": 0.2, "border": 0.6, "core": 0.2},
             "pixel_share": {"background": 0.8, "border": 0.1, "core": 0.1},
             "core_brightness": 0.6 if key[0] == 4 else 0.9,

@@ -98,7 +98,8 @@ def test_head_reuses_the_cached_encoder_and_keeps_it_frozen(monkeypatch):
     head_cfg = config.make("head", encoder=TINY_AE, epochs=1, max_batches=2)
     trained = []
     real = E.tasks.train_run
-    monkeypatch.setattr(E.tasks, "train_run", lambda cfg, *a: trained.append(cfg.task) or real(cfg, *a))
+    record = lambda cfg, *a: trained.append(cfg.task) or real(cfg, *a)  # noqa: E731
+    monkeypatch.setattr(E.tasks, "train_run", record)
     head = E.run(head_cfg)
     assert trained == ["head"]  # the autoencoder came from the cache
     for k, v in encoder_run.model.encoder.state_dict().items():

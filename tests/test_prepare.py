@@ -131,7 +131,8 @@ def test_prepare_computes_the_plan_then_finds_it_all_cached(monkeypatch, tmp_pat
     second = io.StringIO()
     assert prepare.main_prepare(jobs=2, out=second) == 0
     assert "all 5 results are cached" in second.getvalue()
-    monkeypatch.setattr(experiments.tasks, "train_run", pytest.fail)  # the pages train nothing either
+    # the pages train nothing either
+    monkeypatch.setattr(experiments.tasks, "train_run", pytest.fail)
     assert all(experiments.run(cfg).cached for cfg in runs)
 
 
