@@ -79,7 +79,7 @@ def table(
     label: str = "",
 ) -> str:
     """A MyST list-table (numbered when it has a caption), cells formatted by `cell`."""
-    fence = "`" * 4
+    fence = ":" * 4  # a colon fence: its caption may hold `code` (a backtick fence's may not)
     lines = [f"{fence}{{list-table}} {caption}".rstrip(), ":header-rows: 1"]
     if label:
         lines.append(f":name: {label}")

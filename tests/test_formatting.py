@@ -34,7 +34,7 @@ def test_table_cells_format_by_type():
 def test_list_table_has_a_header_row_widths_caption_and_label():
     text = F.table(["a", "b"], [[1, 0.123456], ["x", ""]], [30, 70], caption="Cap", label="tab-x")
     assert text.splitlines() == [
-        "````{list-table} Cap",
+        "::::{list-table} Cap",
         ":header-rows: 1",
         ":name: tab-x",
         ":widths: 30 70",
@@ -45,9 +45,11 @@ def test_list_table_has_a_header_row_widths_caption_and_label():
         "  - 0.1235",
         "* - x",
         "  -  ",
-        "````",
+        "::::",
     ]
-    assert F.table(["a"], [[1]]).splitlines()[:3] == ["````{list-table}", ":header-rows: 1", ""]
+    assert F.table(["a"], [[1]]).splitlines()[:3] == ["::::{list-table}", ":header-rows: 1", ""]
+    # a caption may hold inline code: a backtick fence would end at its first backtick
+    assert F.table(["a"], [[1]], caption="See `make bench`.").startswith("::::{list-table} See `make")
 
 
 def test_escape_neutralises_markdown_punctuation():
