@@ -2,7 +2,6 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from readonly import run_with_read_only
 
 from ex2 import data as D
 
@@ -233,31 +233,9 @@ def test_data_root_under_a_file_is_a_one_line_error(tmp_path):
 
 
 def run_read_only(folder: Path, code: str, *args) -> subprocess.CompletedProcess:
-    """Run python `code` in a process that sees `folder` read-only.
-
-    Permission bits do not stop root, so as root the folder is bind-mounted read-only in a
-    private mount namespace (`unshare -m`): a real read-only file system, gone with the process.
-    """
+    """Run python `code` in a process that sees `folder` read-only."""
     command = [sys.executable, "-c", code, *map(str, args)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        try:
-            return subprocess.run(command, env=env, capture_output=True, text=True)
-        finally:
-            folder.chmod(0o755)
-    if shutil.which("unshare") is None:
-        pytest.skip("running as root without `unshare`: no way to make a folder read-only")
-    mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" || exit 77; exec "$@"'
-    proc = subprocess.run(
-        ["unshare", "-m", "sh", "-c", mount, str(folder), *command],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode == 77 or proc.stderr.startswith("unshare:"):
-        pytest.skip(f"running as root and cannot mount read-only: {proc.stderr.strip()}")
-    return proc
+    return run_with_read_only(folder, command, {**os.environ, "PYTHONPATH": str(REPO)})
 
 
 TRY_ENSURE = """

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from readonly import run_with_read_only
 
 from ex2 import cli, config
 from ex2 import experiments as E
@@ -430,35 +431,15 @@ def test_metrics_json_that_is_a_folder_is_a_one_line_error_before_training(capsy
     assert (original.run_dir / "checkpoint.pt").read_bytes() == checkpoint
 
 
-def run_with_read_only(folder: Path, command: list[str]) -> subprocess.CompletedProcess:
-    """Run `command` in a process that sees `folder` read-only (as root: a read-only bind mount
-    in a private mount namespace, since permission bits do not stop root)."""
-    env = {**child_env(), "EX2_RUNS_DIR": str(folder)}
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        try:
-            return subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
-        finally:
-            folder.chmod(0o755)
-    if shutil.which("unshare") is None:
-        pytest.skip("running as root without `unshare`: no way to make a folder read-only")
-    mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" || exit 77; exec "$@"'
-    proc = subprocess.run(
-        ["unshare", "-m", "sh", "-c", mount, str(folder), *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    if proc.returncode == 77 or proc.stderr.startswith("unshare:"):
-        pytest.skip(f"running as root and cannot mount read-only: {proc.stderr.strip()}")
-    return proc
+def run_read_only_runs(folder: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """Run `command` with `folder` as a read-only runs dir."""
+    return run_with_read_only(folder, command, {**child_env(), "EX2_RUNS_DIR": str(folder)})
 
 
 def test_read_only_runs_folder_is_a_one_line_error_before_training(tmp_path):
     runs = tmp_path / "read-only-runs"
     runs.mkdir()
-    proc = run_with_read_only(runs, [sys.executable, "-m", "ex2", *TINY_ARGV])
+    proc = run_read_only_runs(runs, [sys.executable, "-m", "ex2", *TINY_ARGV])
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: cannot write to {runs / '.locks'} (")

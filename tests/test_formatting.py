@@ -49,7 +49,9 @@ def test_list_table_has_a_header_row_widths_caption_and_label():
     ]
     assert F.table(["a"], [[1]]).splitlines()[:3] == ["::::{list-table}", ":header-rows: 1", ""]
     # a caption may hold inline code: a backtick fence would end at its first backtick
-    assert F.table(["a"], [[1]], caption="See `make bench`.").startswith("::::{list-table} See `make")
+    assert F.table(["a"], [[1]], caption="See `make bench`.").startswith(
+        "::::{list-table} See `make"
+    )
 
 
 def test_escape_neutralises_markdown_punctuation():
