@@ -78,7 +78,7 @@ def test_condensed_table_has_one_line_per_claim():
 def test_full_table_escapes_the_claim_and_shows_the_bound():
     bad = make_result("T3c.bad", "wrong", "max", 1.0)
     md = report.full_table(report.Report(results() + [bad]), "T2c", "T3c", caption="T2c, T3c")
-    assert md.startswith("````{list-table} T2c, T3c")
+    assert md.startswith("::::{list-table} T2c, T3c")
     rows = table_rows(md)
     assert rows[1] == [
         "`T2c.pool_not`: pool \\| breaks\\_it \\<x\\>",
