@@ -260,7 +260,7 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
     """The cached run in `folder`, or why it cannot be served (None: nothing there)."""
     stored, problem = stored_run(cfg, folder)
     if stored is None:
-        return None, problem
+        return None, problem and f"{folder.name}: {problem}"
     model = tasks.build_model(cfg)
     try:
         payload = load_checkpoint(
@@ -276,31 +276,45 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
             cached=True,
         ), None
     except (CheckpointError, KeyError, TypeError, ValueError) as err:
-        return None, f"unusable checkpoint ({str(err).splitlines()[0][:120]})"
+        return None, f"{folder.name}: unusable checkpoint ({str(err).splitlines()[0][:120]})"
+
+
+def cached(lock: str, read, compute, what: str, redo: str, force: bool = False):
+    """What `read()` finds, else what `compute()` returns, computed under the lock `lock`.
+
+    `read()` returns (what it found or None, why nothing usable or None). Reading takes no lock and
+    writes nothing, so a read-only cache serves; computing first waits for a process computing the
+    same thing, then reads again. `what` names the result when EX2_CACHE_ONLY forbids computing.
+    """
+    if not force:
+        found, _ = read()
+        if found is not None:
+            return found
+        if cache_only():
+            raise missing(what)
+    with locked(lock_path(lock), on_wait=notice):
+        if not force:
+            found, problem = read()  # another process may have computed it meanwhile
+            if found is not None:
+                return found
+            if problem is not None:
+                notice(f"{problem}: {redo}")
+        return compute()
 
 
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = False) -> RunResult:
     """Train `cfg` once and cache it; later calls load the cached run. `force` retrains."""
     folder = run_dir(cfg)
     check_run_folder(folder)
-    if not force:
-        cached, problem = load_run(cfg, folder)  # no lock, no write: a read-only cache serves
-        if cached is not None:
-            return cached
-        if cache_only():
-            if problem is not None:
-                notice(f"{folder.name}: {problem}")
-            raise missing(f"run {folder.name} ({cfg.label})")
-    with locked(lock_path(folder.name), on_wait=notice):
-        if not force:
-            cached, problem = load_run(cfg, folder)  # another process may have trained it
-            if cached is not None:
-                return cached
-            if problem is not None:
-                notice(f"{folder.name}: {problem}: retraining")
+
+    def train_now() -> RunResult:
         writable_folder(folder)
         remove_stale_temps(folder)
         return train_and_save(cfg, folder, log)
+
+    read = lambda: load_run(cfg, folder)
+    what = f"run {folder.name} ({cfg.label})"
+    return cached(folder.name, read, train_now, what, "retraining", force)
 
 
 def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
@@ -382,21 +396,16 @@ def cached_measurement(fn):
     @functools.wraps(fn)
     def measured(*args, **kwargs):
         key, path = key_and_path(*args, **kwargs)
-        stored, problem = stored_measurement(key, path)  # no lock, no write: read-only is fine
-        if stored is not None:
-            return stored["result"]
-        if cache_only():
-            raise missing(f"measurement {path.name} ({fn.__name__})")
-        with locked(lock_path(path.stem), on_wait=notice):
-            stored, problem = stored_measurement(key, path)  # another process may have made it
-            if stored is not None:
-                return stored["result"]
-            if problem is not None:
-                notice(f"{problem}: recomputing it")
+
+        def compute() -> dict:
             remove_stale_temps(path.parent)
-            result = fn(*args, **kwargs)
-            write_sealed(path, {"key": key, "result": result})
-        return result
+            stored = {"key": key, "result": fn(*args, **kwargs)}
+            write_sealed(path, stored)
+            return stored
+
+        read = lambda: stored_measurement(key, path)
+        what = f"measurement {path.name} ({fn.__name__})"
+        return cached(path.stem, read, compute, what, "recomputing it")["result"]
 
     measured.path = lambda *args, **kwargs: key_and_path(*args, **kwargs)[1]
     measured.forget = lambda *args, **kwargs: measured.path(*args, **kwargs).unlink(missing_ok=True)
