@@ -64,10 +64,11 @@ clear_stale_cache = fp=$$($(FINGERPRINT)); \
   fi
 
 # Train and measure what the book needs first (with progress), while the TeX packages install in
-# the background; the pages then only read the cache (EX2_CACHE_ONLY=1).
+# the background; the pages then only read the cache (EX2_CACHE_ONLY=1). No $(MAKE) in this line:
+# make runs a line that holds one even under `make -n`, and this one trains.
 book: $(STAMP)
 	@mkdir -p $(BUILD); \
-	$(MAKE) --no-print-directory tex > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
+	( $(install_tex) ) > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
 	$(PY) -m ex2 prepare; status=$$?; \
 	if ! wait $$deps; then cat $(BUILD)/system-packages.log >&2; exit 1; fi; \
 	[ $$status -eq 0 ] || exit $$status
@@ -131,8 +132,10 @@ apt_install  = if [ -z "$$pkgs" ]; then exit 0; fi; \
   $$sudo apt-get update -q && \
   $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs
 
+install_tex = pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; $(apt_install)
+
 tex:
-	@pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; $(apt_install)
+	@$(install_tex)
 
 test-deps:
 	@pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; \

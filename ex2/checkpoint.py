@@ -1,11 +1,14 @@
 """Checkpoints: weights + the config that produced them + the training history, in one atomic file.
 
 Config and history travel as JSON strings so the file loads with `torch.load(weights_only=True)`
-(no pickled code). Loading compares the saved config with the one the caller expects.
+(no pickled code). Loading compares the saved config with the one the caller expects. A caller
+that has checked the file's bytes (the experiment cache checks their SHA-256) passes those bytes,
+so that what is loaded is what was checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ex2.data import atomic_write_bytes
+from ex2.files import atomic_write_bytes
 
 FORMAT_VERSION = 1
 
@@ -22,9 +25,8 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is unreadable or was made with another config."""
 
 
-def save_checkpoint(
-    path: Path, model: nn.Module, config: dict, history: dict | None = None
-) -> None:
+def save_checkpoint(path: Path, model: nn.Module, config: dict, history: dict | None = None) -> str:
+    """Write the checkpoint atomically; return the SHA-256 of the bytes written."""
     buffer = io.BytesIO()
     torch.save(
         {
@@ -36,15 +38,18 @@ def save_checkpoint(
         buffer,
     )
     atomic_write_bytes(Path(path), buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
-def read_checkpoint(path: Path) -> dict:
-    """The raw payload with `config` and `history` decoded; raises CheckpointError if unreadable."""
+def read_checkpoint(path: Path, contents: bytes | None = None) -> dict:
+    """The raw payload with `config` and `history` decoded; raises CheckpointError if unreadable.
+    `contents`: the file's bytes, already read (then `path` only names it in messages)."""
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}")
+    if contents is None and not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        source = path if contents is None else io.BytesIO(contents)
+        payload = torch.load(source, map_location="cpu", weights_only=True)
         return {
             "state_dict": payload["state_dict"],
             "config": json.loads(payload["config_json"]),
@@ -66,9 +71,11 @@ def config_differences(saved: dict, expected: dict) -> list[str]:
     ]
 
 
-def load_checkpoint(path: Path, model: nn.Module, expected_config: dict | None = None) -> dict:
+def load_checkpoint(
+    path: Path, model: nn.Module, expected_config: dict | None = None, contents: bytes | None = None
+) -> dict:
     """Load weights into `model` after checking the config; returns the decoded payload."""
-    payload = read_checkpoint(path)
+    payload = read_checkpoint(path, contents)
     if expected_config is not None:
         diffs = config_differences(payload["config"], json.loads(json.dumps(expected_config)))
         if diffs:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 from ex2 import chapters, config, experiments
 from ex2.checkpoint import CheckpointError
 from ex2.data import DataError, ensure_mnist
+from ex2.fetch import FetchError
+from ex2.files import atomic_write_bytes
 
 DRY_RUN_BATCHES = 3
 FIELD_DEFAULTS = {f.name: f.default for f in fields(config.RunConfig)}
@@ -178,10 +179,9 @@ def train_command(args) -> int:
     if result.cached:
         print("cached: this run was trained before (use --retrain to train it again)")
     print("final: " + " ".join(f"{k}={v:.4f}" for k, v in result.final.items()))
-    if args.metrics_out:
-        shutil.copyfile(result.run_dir / "metrics.json", args.metrics_out)
-    if args.checkpoint:
-        shutil.copyfile(result.run_dir / "checkpoint.pt", args.checkpoint)
+    for name, out in (("metrics.json", args.metrics_out), ("checkpoint.pt", args.checkpoint)):
+        if out:  # atomic: a failed copy (a full disk) leaves nothing truncated at `out`
+            atomic_write_bytes(out, (result.run_dir / name).read_bytes())
     return 0
 
 
@@ -195,6 +195,7 @@ def claims_command() -> int:
 
 
 def dispatch(args) -> int:
+    config.profile()  # a mistyped EX2_PROFILE is an error for every command, not only the book's
     if args.command == "fetch-data":
         print(f"MNIST IDX files verified under {ensure_mnist(verify_hash=True) / 'MNIST' / 'raw'}")
         return 0
@@ -216,6 +217,7 @@ def dispatch(args) -> int:
 
 ERRORS = (
     DataError,
+    FetchError,
     CheckpointError,
     experiments.CacheError,
     experiments.MissingResult,

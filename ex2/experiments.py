@@ -2,11 +2,16 @@
 
 A run lives in `runs/<task>-<hash>/` (`$EX2_RUNS_DIR` overrides `runs/`) as `checkpoint.pt`
 (weights, config, history) and `metrics.json` (config, code hash, checkpoint SHA-256, history,
-final metrics, subset indices). The hash covers the config and the source of every module that
-shapes a result (`RESULT_MODULES`), so editing the training code retrains, while rebuilding the
-book with nothing changed trains nothing. A cached run is served only when its metrics and
-checkpoint agree with each other and with the config and code; anything else is retrained, with a
-one-line notice. A lock per run makes a second process wait for the first and read its result.
+final metrics, subset indices, and the SHA-256 of all that: an edited field is detected). The hash
+covers the config and the source of every module that shapes a result (`RESULT_MODULES`), so
+editing the training code retrains, while rebuilding the book with nothing changed trains nothing.
+A cached run is served only when its metrics.json is whole and belongs to the config and code, and
+the checkpoint is the one it records; anything else is retrained, with a one-line notice.
+`is_cached` applies the same checks without loading the checkpoint (the scheduler asks it).
+
+Reading a finished result takes no lock and writes nothing (another account, or a read-only copy
+of the cache, reads it). Computing takes a lock per result, so that a second process waits for the
+first and then reads its result.
 
 Measurements on trained runs (no training) are cached the same way by `cached_measurement`.
 """
@@ -25,6 +30,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -33,7 +39,7 @@ from ex2 import config, data, models, tasks, train
 from ex2.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ex2.config import RunConfig
 from ex2.data import REPO_ROOT, sha256_of
-from ex2.files import atomic_write_bytes, locked, remove_stale_temps
+from ex2.files import atomic_write_bytes, folder_setting, locked, remove_stale_temps
 
 # The modules whose source shapes a trained result (see `tasks`); this module's plumbing is not.
 RESULT_MODULES = (config, data, models, tasks, train)
@@ -74,7 +80,7 @@ def config_hash(cfg: RunConfig) -> str:
 
 
 def runs_root() -> Path:
-    return Path(os.environ.get("EX2_RUNS_DIR", REPO_ROOT / "runs")).resolve()
+    return folder_setting("EX2_RUNS_DIR", REPO_ROOT / "runs")
 
 
 def run_dir(cfg: RunConfig) -> Path:
@@ -168,19 +174,36 @@ def write_json(path: Path, payload: dict) -> None:
     atomic_write_bytes(Path(path), (json.dumps(payload, indent=1) + "\n").encode())
 
 
-def read_json(path: Path) -> dict | None:
-    """The JSON object in `path`, or None (with a notice) when it is unreadable or not an object."""
+def content_sha256(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def write_sealed(path: Path, payload: dict) -> None:
+    """Write `payload` as JSON with the SHA-256 of its content, so that any edit is detected."""
+    write_json(path, {**payload, "sha256": content_sha256(payload)})
+
+
+def refuse_folder(path: Path) -> None:
+    if path.is_dir():
+        raise CacheError(f"{path} is a folder, not a file: remove it")
+
+
+def read_sealed(path: Path) -> tuple[dict | None, str | None]:
+    """(the object `write_sealed` wrote, None), or (None, why it cannot be used); (None, None)
+    when there is no file."""
+    refuse_folder(path)
     try:
         payload = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        return None
+        return None, None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        notice(f"{path} is unreadable ({type(err).__name__}): recomputing it")
-        return None
+        return None, f"{path.name} is unreadable ({type(err).__name__})"
     if not isinstance(payload, dict):
-        notice(f"{path} does not hold a JSON object: recomputing it")
-        return None
-    return payload
+        return None, f"{path.name} does not hold a JSON object"
+    seal = payload.pop("sha256", None)
+    if seal != content_sha256(payload):
+        return None, f"{path.name} does not match its own SHA-256 (edited or damaged)"
+    return payload, None
 
 
 # --------------------------------------------------------------------------- the runs
@@ -191,57 +214,107 @@ def history_from_dict(d: dict) -> train.History:
     return cls.from_dict(d)
 
 
-def load_run(cfg: RunConfig, folder: Path) -> RunResult | None:
-    """The cached run in `folder` if its metrics and checkpoint are whole and belong to `cfg` and
-    to this code; otherwise None, with a notice saying why it will be retrained."""
+class StoredRun(NamedTuple):
+    metrics: dict
+    checkpoint: bytes  # the bytes whose SHA-256 was checked: the ones to load
+
+
+def check_run_folder(folder: Path) -> None:
+    """A one-line CacheError when something that is not ours sits where the run's files go."""
+    if folder.exists() and not folder.is_dir():
+        raise CacheError(f"{folder} is a file, not a run folder: remove it")
+    for name in ("metrics.json", "checkpoint.pt"):
+        refuse_folder(folder / name)
+
+
+def stored_run(cfg: RunConfig, folder: Path) -> tuple[StoredRun | None, str | None]:
+    """`cfg`'s finished run in `folder`, or why there is none usable (None: nothing there).
+
+    Usable: metrics.json is whole (its own SHA-256), belongs to `cfg` and to this code, and the
+    checkpoint's bytes have the SHA-256 it records.
+    """
+    check_run_folder(folder)
     metrics_path, checkpoint = folder / "metrics.json", folder / "checkpoint.pt"
-    metrics = read_json(metrics_path)
+    metrics, problem = read_sealed(metrics_path)
     if metrics is None:
-        if checkpoint.exists() and not metrics_path.exists():
-            notice(f"{folder.name}: checkpoint without metrics (an interrupted run): retraining")
-        return None
-    problem = None
+        if problem is None and checkpoint.exists():
+            problem = "checkpoint without metrics (an interrupted run)"
+        return None, problem
     if metrics.get("config") != cfg.to_dict() or metrics.get("code") != code_fingerprint():
-        problem = "its metrics.json belongs to another config or code"
-    elif not checkpoint.exists() or metrics.get("checkpoint_sha256") != sha256_of(checkpoint):
-        problem = "its checkpoint and metrics.json disagree"
-    if problem is None:
-        model = tasks.build_model(cfg)
-        try:
-            payload = load_checkpoint(checkpoint, model, cfg.to_dict())
-            history = history_from_dict(payload["history"])
-            return RunResult(
-                cfg,
-                model.cpu().eval(),
-                history,
-                folder,
-                metrics["subset_indices"],
-                float(metrics["train_seconds"]),
-                cached=True,
-            )
-        except (CheckpointError, KeyError, TypeError, ValueError) as err:
-            problem = f"unusable checkpoint ({str(err).splitlines()[0][:120]})"
-    notice(f"{folder.name}: {problem}: retraining")
-    return None
+        return None, "its metrics.json belongs to another config or code"
+    contents = checkpoint.read_bytes() if checkpoint.exists() else b""
+    if sha256_of(contents) != metrics.get("checkpoint_sha256"):
+        return None, "its checkpoint and metrics.json disagree"
+    return StoredRun(metrics, contents), None
+
+
+def is_cached(cfg: RunConfig) -> bool:
+    """Whether `run(cfg)` would serve a cached run: its checks, without loading the checkpoint."""
+    try:
+        return stored_run(cfg, run_dir(cfg))[0] is not None
+    except CacheError:
+        return False  # something in the way: computing it says what
+
+
+def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None]:
+    """The cached run in `folder`, or why it cannot be served (None: nothing there)."""
+    stored, problem = stored_run(cfg, folder)
+    if stored is None:
+        return None, problem and f"{folder.name}: {problem}"
+    model = tasks.build_model(cfg)
+    try:
+        payload = load_checkpoint(
+            folder / "checkpoint.pt", model, cfg.to_dict(), contents=stored.checkpoint
+        )
+        return RunResult(
+            cfg,
+            model.cpu().eval(),
+            history_from_dict(payload["history"]),
+            folder,
+            stored.metrics["subset_indices"],
+            float(stored.metrics["train_seconds"]),
+            cached=True,
+        ), None
+    except (CheckpointError, KeyError, TypeError, ValueError) as err:
+        return None, f"{folder.name}: unusable checkpoint ({str(err).splitlines()[0][:120]})"
+
+
+def cached(lock: str, read, compute, what: str, redo: str, force: bool = False):
+    """What `read()` finds, else what `compute()` returns, computed under the lock `lock`.
+
+    `read()` returns (what it found or None, why nothing usable or None). Reading takes no lock and
+    writes nothing, so a read-only cache serves; computing first waits for a process computing the
+    same thing, then reads again. `what` names the result when EX2_CACHE_ONLY forbids computing.
+    """
+    if not force:
+        found, _ = read()
+        if found is not None:
+            return found
+        if cache_only():
+            raise missing(what)
+    with locked(lock_path(lock), on_wait=notice):
+        if not force:
+            found, problem = read()  # another process may have computed it meanwhile
+            if found is not None:
+                return found
+            if problem is not None:
+                notice(f"{problem}: {redo}")
+        return compute()
 
 
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = False) -> RunResult:
     """Train `cfg` once and cache it; later calls load the cached run. `force` retrains."""
     folder = run_dir(cfg)
-    with locked(lock_path(folder.name), on_wait=notice):
-        if folder.is_dir():
-            remove_stale_temps(folder)
-        if not force and folder.is_dir():
-            cached = load_run(cfg, folder)
-            if cached is not None:
-                return cached
-        if cache_only():
-            raise missing(f"run {folder.name} ({cfg.label})")
-        if folder.exists() and not folder.is_dir():
-            raise CacheError(f"{folder} is a file, not a run folder: remove it")
+    check_run_folder(folder)
+
+    def train_now() -> RunResult:
         writable_folder(folder)
-        (folder / "metrics.json").unlink(missing_ok=True)  # a killed retrain must not look finished
+        remove_stale_temps(folder)
         return train_and_save(cfg, folder, log)
+
+    read = lambda: load_run(cfg, folder)
+    what = f"run {folder.name} ({cfg.label})"
+    return cached(folder.name, read, train_now, what, "retraining", force)
 
 
 def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
@@ -250,10 +323,15 @@ def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
     history = tasks.train_run(cfg, model, log, lambda c: run(c, log=log).model.encoder)
     seconds = time.perf_counter() - start
     subset = tasks.subset_of(cfg)
-    save_checkpoint(folder / "checkpoint.pt", model, cfg.to_dict(), history.to_dict())
-    checkpoint_sha = sha256_of(folder / "checkpoint.pt")
-    # written last: its presence, with the checkpoint's SHA-256, marks the run complete
-    write_json(folder / "metrics.json", metrics_json(cfg, history, subset, seconds, checkpoint_sha))
+    # Only now is a previous result replaced: a retrain that fails before (a broken upstream run,
+    # a diverged training, Ctrl-C) leaves it whole. metrics.json goes first and comes back last,
+    # with the checkpoint's SHA-256, so that a run killed in between retrains next time.
+    (folder / "metrics.json").unlink(missing_ok=True)
+    checkpoint_sha = save_checkpoint(
+        folder / "checkpoint.pt", model, cfg.to_dict(), history.to_dict()
+    )
+    metrics = metrics_json(cfg, history, subset, seconds, checkpoint_sha)
+    write_sealed(folder / "metrics.json", metrics)
     subset_list = None if subset is None else subset.tolist()
     return RunResult(cfg, model.cpu().eval(), history, folder, subset_list, seconds, cached=False)
 
@@ -285,13 +363,25 @@ def measurement_modules(fn) -> tuple:
     return (module, *own, *RESULT_MODULES)
 
 
+def stored_measurement(key: dict, path: Path) -> tuple[dict | None, str | None]:
+    """The stored {"key", "result"} when `path` holds this measurement, or why not (None: no
+    file)."""
+    stored, problem = read_sealed(path)
+    if stored is None:
+        return None, problem
+    if "result" not in stored or stored.get("key") != json.loads(json.dumps(key)):
+        return None, f"{path.name} holds another measurement or none"
+    return stored, None
+
+
 def cached_measurement(fn):
     """Cache a measurement on trained runs (no training) as `runs/<fn name>-<hash>.json`.
 
     The key is the function's name, the source of its module and of the ex2 modules it uses, and
     its arguments (a RunConfig by its run folder, anything else as JSON): change any of them and the
-    measurement is recomputed. A file whose stored key differs, or that does not parse, is
-    recomputed with a notice; `forget(*args)` deletes the cached result.
+    measurement is recomputed. A file that does not hold this key's result (or was edited) is
+    recomputed with a notice; `forget(*args)` deletes the cached result, `is_cached(*args)` says
+    whether a call would read it.
     """
 
     def key_and_path(*args, **kwargs):
@@ -306,24 +396,26 @@ def cached_measurement(fn):
     @functools.wraps(fn)
     def measured(*args, **kwargs):
         key, path = key_and_path(*args, **kwargs)
-        with locked(lock_path(path.stem), on_wait=notice):
+
+        def compute() -> dict:
             remove_stale_temps(path.parent)
-            stored = read_json(path)
-            if (
-                stored is not None
-                and "result" in stored
-                and stored.get("key") == json.loads(json.dumps(key))
-            ):
-                return stored["result"]
-            if stored is not None:
-                notice(f"{path.name} holds another measurement or none: recomputing it")
-            if cache_only():
-                raise missing(f"measurement {path.name} ({fn.__name__})")
-            result = fn(*args, **kwargs)
-            write_json(path, {"key": key, "result": result})
-        return result
+            stored = {"key": key, "result": fn(*args, **kwargs)}
+            write_sealed(path, stored)
+            return stored
+
+        read = lambda: stored_measurement(key, path)
+        what = f"measurement {path.name} ({fn.__name__})"
+        return cached(path.stem, read, compute, what, "recomputing it")["result"]
 
     measured.path = lambda *args, **kwargs: key_and_path(*args, **kwargs)[1]
     measured.forget = lambda *args, **kwargs: measured.path(*args, **kwargs).unlink(missing_ok=True)
+
+    def is_cached(*args, **kwargs) -> bool:
+        try:
+            return stored_measurement(*key_and_path(*args, **kwargs))[0] is not None
+        except CacheError:
+            return False  # something in the way: computing it says what
+
+    measured.is_cached = is_cached
     measured.signature = inspect.signature(fn)
     return measured

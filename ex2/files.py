@@ -9,6 +9,9 @@ the rule of `remove_stale_temps`: a temp is stale when nobody holds its lock and
 `locked(path)` holds an exclusive `flock` on the lock file `path` (a folder's lock is, by
 convention, `folder/.lock`). Locks are advisory and per open file: two `locked` blocks on the same
 path exclude each other even inside one process, so never nest them on one path.
+
+Written files get the mode the umask gives (as `open` would), so that another account, or a
+read-only copy, can read them.
 """
 
 from __future__ import annotations
@@ -40,22 +43,57 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def folder_setting(variable: str, default: Path) -> Path:
+    """The folder `$variable` names (empty or unset: `default`), as an absolute path.
+
+    Empty counts as unset, as the Makefile's `${VAR:-}` reads it: it never means the current
+    folder. A symlink loop is a one-line ValueError.
+    """
+    value = os.environ.get(variable) or str(default)
     try:
+        return Path(value).resolve()
+    except (OSError, RuntimeError) as err:  # Python 3.11 says RuntimeError("Symlink loop ...")
+        raise ValueError(
+            f"{variable}={value} cannot be resolved ({err}): point it at a folder"
+        ) from None
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it: set something, then put it back
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` so that readers see the old file or the new one, never a part.
+
+    A failure (a full disk, a read-only folder) leaves `path` as it was, removes the temp, and
+    raises an OSError that names `path`.
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             fcntl.flock(f, fcntl.LOCK_EX)  # marks the temp as live until it is renamed
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())  # not mkstemp's 600: others read it
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
             os.replace(tmp, path)  # still locked: the lock never marks a finished temp stale
         _fsync_folder(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not _names_a_real_file(err):
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         raise
+
+
+def _names_a_real_file(err: OSError) -> bool:
+    """False when the error names no file (write, fsync) or only our temp (mkstemp, rename)."""
+    return err.filename is not None and not is_temp_name(Path(err.filename).name)
 
 
 @contextmanager
@@ -129,23 +167,28 @@ def locked(path: Path, on_wait: Callable[[str], None] | None = None) -> Iterator
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if on_wait is not None:
                 on_wait(f"waiting for another process ({_holder(path)}) holding {path}")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        _record_holder(f)
-        yield path  # the lock goes with the file's close
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _record_holder(fd)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
 
 
-def _record_holder(f) -> None:
-    """Write our pid into the lock file, for the message of the next process that must wait."""
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
+def _record_holder(fd: int) -> None:
+    """Write our pid into the lock file, for the message of the next process that must wait
+    (only for that message: a full disk must not stop the lock)."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass
 
 
 def _holder(lock_path: Path) -> str:

@@ -10,7 +10,6 @@ not hyphenate mid-word.
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -89,22 +88,3 @@ def table(
     for row in [headers, *rows]:
         lines += [("* - " if i == 0 else "  - ") + (cell(v) or " ") for i, v in enumerate(row)]
     return "\n".join(lines + [fence])
-
-
-def tex(value: float) -> str:
-    """A number as LaTeX: 0, 7, 3.75, 1.78\\times 10^{-15}."""
-    v = float(value)
-    if math.isnan(v):
-        return r"\mathrm{NaN}"
-    if math.isinf(v):
-        return r"\infty"
-    if v == 0:
-        return "0"
-    if v.is_integer() and abs(v) < 1e6:
-        return str(int(v))
-    if 1e-3 <= abs(v) < 1e4:
-        return f"{v:.3g}"
-    mantissa, exponent = f"{v:.2e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    power = f"10^{{{int(exponent)}}}"
-    return power if mantissa == "1" else rf"{mantissa}\times {power}"

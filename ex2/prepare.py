@@ -133,27 +133,10 @@ def plan() -> list[Job]:
 
 
 def is_cached(job: Job) -> bool:
-    """Whether the cache holds a valid result (the same checks as the cache's own, without loading
-    the checkpoint)."""
+    """Whether the cache holds a valid result: the cache's own checks decide."""
     if isinstance(job.payload, RunConfig):
-        folder = experiments.run_dir(job.payload)
-        metrics = experiments.read_json(folder / "metrics.json")
-        checkpoint = folder / "checkpoint.pt"
-        return (
-            metrics is not None
-            and metrics.get("config") == job.payload.to_dict()
-            and metrics.get("code") == experiments.code_fingerprint()
-            and checkpoint.exists()
-            and metrics.get("checkpoint_sha256") == experiments.sha256_of(checkpoint)
-        )
-    path = job.payload.function.path(*job.payload.args)
-    stored = experiments.read_json(path) if path.exists() else None
-    # the file name holds the hash of the measurement's key (function, code, arguments)
-    return (
-        stored is not None
-        and "result" in stored
-        and path.stem.endswith(experiments.key_hash(stored.get("key")))
-    )
+        return experiments.is_cached(job.payload)
+    return job.payload.function.is_cached(*job.payload.args)
 
 
 # --------------------------------------------------------------------------- in the workers

@@ -4,6 +4,16 @@ from book_build import built_book  # noqa: F401  (session fixture: one smoke bui
 
 from ex2.data import MnistTensors, load_mnist
 
+# The first `slow` test builds the smoke book (10+ minutes on 2 loaded cores): it gets more time
+# than the default `timeout` of pyproject.toml, but a hung `make book` still fails the suite.
+SLOW_TIMEOUT_S = 3600
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
 
 @pytest.fixture(autouse=True)
 def isolated_runs(tmp_path, monkeypatch):

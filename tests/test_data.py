@@ -12,6 +12,7 @@ import torch
 from readonly import run_with_read_only
 
 from ex2 import data as D
+from ex2 import fetch
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # official MNIST
@@ -33,7 +34,7 @@ TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 def test_idx_files_match_official_checksums(mnist):
     for name in D.IDX_FILES:
         assert D.sha256_of(D.raw_dir() / name) == D.IDX_FILES[name][1], name
-    assert D.sha256_of(D.data_root() / "wheels" / D.WHEEL_FILENAME) == D.WHEEL_SHA256
+    assert D.sha256_of(D.data_root() / "wheels" / fetch.WHEEL_FILENAME) == fetch.WHEEL_SHA256
 
 
 def test_split_sizes_and_dtypes(mnist):

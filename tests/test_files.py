@@ -1,3 +1,4 @@
+import errno
 import os
 import signal
 import subprocess
@@ -11,43 +12,45 @@ from ex2 import files as F
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Each helper blocks on its stdin where it is mid-way (until killed, or told to go on): no timing.
+
 # Writes `new` to argv[1] but stalls in fsync, after the payload is in the temp file.
 STALLED_WRITER = """
-import os, sys, time
+import os, sys
 from pathlib import Path
 from ex2 import files
 
 def stall(fd):
     print("writing", flush=True)
-    time.sleep(120)
+    sys.stdin.readline()
 
 os.fsync = stall
 files.atomic_write_bytes(Path(sys.argv[1]), b"new" * 1000)
 """
 
-# Holds the lock of argv[1] for argv[2] seconds, then marks the release in a file.
+# Holds the lock of argv[1] until a line comes on stdin, then marks the release in a file.
 LOCK_HOLDER = """
-import sys, time
+import sys
 from pathlib import Path
 from ex2.files import locked
 
 lock = Path(sys.argv[1])
 with locked(lock):
     print("held", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.readline()
     (lock.parent / "released").write_text("x")
 """
 
 # Opens a scratch folder with `temp_folder` and stays inside it.
 TEMP_FOLDER_HOLDER = """
-import sys, time
+import sys
 from pathlib import Path
 from ex2.files import temp_folder
 
 with temp_folder(Path(sys.argv[1]), "download") as tmp:
     (tmp / "part").write_bytes(b"half")
     print("inside", flush=True)
-    time.sleep(120)
+    sys.stdin.readline()
 """
 
 
@@ -55,7 +58,11 @@ def start(script: str, *args) -> subprocess.Popen:
     """Run `script` in a fresh interpreter and wait for its first line (it is then mid-way)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, *map(str, args)], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, *map(str, args)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline().strip(), "the helper process died before it got going"
     return proc
@@ -63,7 +70,7 @@ def start(script: str, *args) -> subprocess.Popen:
 
 def kill_9(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert proc.wait() == -signal.SIGKILL
 
 
 def age(path: Path, seconds: float) -> None:
@@ -88,11 +95,12 @@ def test_atomic_write_leaves_old_file_intact_on_failure(tmp_path, monkeypatch):
     target.write_bytes(b"old")
 
     def crash(fd):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # names no file
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError) as info:
         F.atomic_write_bytes(target, b"new content")
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
@@ -148,12 +156,18 @@ def test_temp_folder_is_removed_on_exit(tmp_path):
 
 def test_second_process_waits_for_the_lock_and_is_told_once(tmp_path):
     lock = tmp_path / "locks" / "run.lock"
-    holder = start(LOCK_HOLDER, lock, 1.5)
+    holder = start(LOCK_HOLDER, lock)
     messages = []
-    with F.locked(lock, on_wait=messages.append) as got:
+
+    def told(message):
+        messages.append(message)
+        holder.stdin.write("go\n")  # the holder lets go only once we wait
+        holder.stdin.flush()
+
+    with F.locked(lock, on_wait=told) as got:
         assert got == lock
         assert (lock.parent / "released").exists()  # we got in only after the holder was done
-    assert holder.wait(timeout=30) == 0
+    assert holder.wait() == 0
     assert len(messages) == 1
     assert "waiting for another process" in messages[0] and f"pid {holder.pid}" in messages[0]
     assert str(lock) in messages[0]
@@ -170,7 +184,7 @@ def test_uncontended_lock_does_not_wait_and_its_file_stays(tmp_path):
 
 
 def test_lock_of_a_killed_holder_is_free(tmp_path):
-    holder = start(LOCK_HOLDER, tmp_path / ".lock", 120)
+    holder = start(LOCK_HOLDER, tmp_path / ".lock")
     kill_9(holder)
     messages = []
     with F.locked(tmp_path / ".lock", on_wait=messages.append):

@@ -1,7 +1,5 @@
 """ex2.formatting: one format per kind of number, and MyST list-tables."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -57,20 +55,3 @@ def test_list_table_has_a_header_row_widths_caption_and_label():
 def test_escape_neutralises_markdown_punctuation():
     assert F.escape("a_b*c|d<e>") == r"a\_b\*c\|d\<e\>"
     assert F.escape("plain text, 1.5") == "plain text, 1.5"
-
-
-@pytest.mark.parametrize(
-    "value,expected",
-    [
-        (0, "0"),
-        (7.0, "7"),
-        (3.75, "3.75"),
-        (1.78e-15, r"1.78\times 10^{-15}"),
-        (1e-20, "10^{-20}"),
-        (2.5e7, r"2.5\times 10^{7}"),
-        (math.nan, r"\mathrm{NaN}"),
-        (math.inf, r"\infty"),
-    ],
-)
-def test_tex_numbers(value, expected):
-    assert F.tex(value) == expected

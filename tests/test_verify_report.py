@@ -1,6 +1,7 @@
 """verify.report (the book's tables and sentences) and the two pages that use it."""
 
 import ast
+import math
 import re
 from pathlib import Path
 
@@ -182,3 +183,33 @@ def test_theory_page_asserts_that_every_check_passes():
     assert "{glue:text}`theory_passed` of {glue:text}`theory_total` checks pass" in (
         PAGES[0].read_text()
     )
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (0, "0"),
+        (7.0, "7"),
+        (3.75, "3.75"),
+        (1.78e-15, r"1.78\times 10^{-15}"),
+        (1e-20, "10^{-20}"),
+        (2.5e7, r"2.5\times 10^{7}"),
+        (math.nan, r"\mathrm{NaN}"),
+        (math.inf, r"\infty"),
+    ],
+)
+def test_tex_numbers(value, expected):
+    assert report.tex(value) == expected
+
+
+def test_verify_imports_nothing_of_ex2():
+    """`verify` stands alone: no module of it imports `ex2`."""
+    for path in sorted((REPO / "verify").glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n == "ex2" or n.startswith("ex2.") for n in names), path.name

@@ -13,7 +13,7 @@ and structure measures), ``autodiff`` (the layers as functions, autograd), ``jac
 forms vs autograd), ``structure`` (Jacobian structure on autograd alone), ``symbolic`` (T3c with
 sympy), ``mnist`` (one test digit from the raw IDX file).  These depend on torch, numpy and
 sympy only.  Two modules serve the book and are not imported here: ``figures`` (matplotlib) and
-``report`` (tables and sentences, formatted with ``ex2.formatting``).
+``report`` (tables and sentences). No module here imports ``ex2``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What the book shows of the checks: tables, numbers and sentences, looked up by claim id.
 
 Imported by the theory chapter and its appendix only (``import verify`` does not import it).
-Numbers are LaTeX from :func:`ex2.formatting.tex`, tables MyST list-tables from
-:func:`ex2.formatting.table`; every function returns Markdown or LaTeX text, which the page
-wraps for display.
+Numbers are LaTeX from :func:`tex`, tables MyST list-tables from :func:`table` (the book's other
+tables come from ``ex2.formatting``: ``verify`` depends on nothing of ``ex2``); every function
+returns Markdown or LaTeX text, which the page wraps for display.
 
     rep = Report(verify.run_all())
     rep["T2c.max_pool_1d_counterexample"].error   # a result, by id
@@ -13,9 +13,11 @@ wraps for display.
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 
-from ex2.formatting import escape, table, tex
 from verify.results import ClaimResult
 
 TOPICS = {
@@ -28,6 +30,39 @@ TOPICS = {
     "T3b": r"matrix product: $J = W$; $I_m \otimes x^\top$ with respect to $W$",
     "T3c": "convolution: Toeplitz, circulant, doubly block Toeplitz (stride 1)",
 }
+
+
+def tex(value: float) -> str:
+    """A number as LaTeX: 0, 7, 3.75, 1.78\\times 10^{-15}."""
+    v = float(value)
+    if math.isnan(v):
+        return r"\mathrm{NaN}"
+    if math.isinf(v):
+        return r"\infty"
+    if v == 0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e6:
+        return str(int(v))
+    if 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa}\times {power}"
+
+
+def escape(text: str) -> str:
+    """Backslash-escape Markdown punctuation that would otherwise format (|, _, *, <, ...)."""
+    return re.sub(r"([\\`*_\[\]<>|#~])", r"\\\1", text)
+
+
+def table(headers: list[str], rows: list[list[str]], widths: list[int], caption: str = "") -> str:
+    """A MyST list-table of text cells, in a colon fence (its caption may hold `code`)."""
+    lines = [f"::::{{list-table}} {caption}".rstrip(), ":header-rows: 1"]
+    lines += [":widths: " + " ".join(map(str, widths)), ""]
+    for row in [headers, *rows]:
+        lines += [("* - " if i == 0 else "  - ") + (v or " ") for i, v in enumerate(row)]
+    return "\n".join(lines + ["::::"])
 
 
 class Report:

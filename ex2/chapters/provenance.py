@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ex2 import chapters, data, experiments, formatting, train
+from ex2 import chapters, data, experiments, fetch, formatting, train
 from ex2.config import profile
 
 PACKAGES = ("torch", "torchvision", "numpy", "jupyter-book", "myst-nb", "sphinx")
@@ -80,20 +80,20 @@ def build_rows() -> list[list[str]]:
 def data_rows() -> list[list[str]]:
     """Each data file with its size and full SHA-256, checked now (a mismatch fails the build)."""
     root = data.ensure_mnist(verify_hash=True)
-    wheel = root / "wheels" / data.WHEEL_FILENAME
+    wheel = root / "wheels" / fetch.WHEEL_FILENAME
     rows = [
         [f"`{name}`", formatting.count(size), f"`{digest}`"]
         for name, (size, digest) in data.IDX_FILES.items()
     ]
     if wheel.exists():
-        if data.sha256_of(wheel) != data.WHEEL_SHA256:
+        if data.sha256_of(wheel) != fetch.WHEEL_SHA256:
             raise data.DataError(f"{wheel} does not match its pinned SHA-256: delete it")
         rows.insert(
             0,
             [
-                f"`{data.WHEEL_FILENAME}`",
+                f"`{fetch.WHEEL_FILENAME}`",
                 formatting.count(wheel.stat().st_size),
-                f"`{data.WHEEL_SHA256}`",
+                f"`{fetch.WHEEL_SHA256}`",
             ],
         )
     return rows
