@@ -81,7 +81,7 @@ book: $(STAMP)
 	$(call phase,data: fetching and checking MNIST); \
 	$(PY) -m ex2 fetch-data || exit 1; \
 	$(call phase,tex: installing in the background (log: $(BUILD)/system-packages.log)); \
-	( $(install_tex); rc=$$?; $(call phase,tex: done); exit $$rc ) \
+	( ( $(install_tex) ); rc=$$?; $(call phase,tex: done); exit $$rc ) \
 	  > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
 	$(call phase,prepare: training and measuring); \
 	$(PY) -m ex2 prepare; status=$$?; \
