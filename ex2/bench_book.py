@@ -59,12 +59,11 @@ def old_schedule() -> None:
 
 
 def new_schedule() -> None:
-    jobs = [prepare.run_job(cfg) for cfg in schedule_sample()]
-    workers = prepare.default_jobs()
+    planned = [prepare.run_job(cfg) for cfg in schedule_sample()]
+    seconds = prepare.calibrate([u for p in planned for u in p.work], threads=1)
+    jobs = [p.job(seconds) for p in planned]
     with open(os.devnull, "w") as out:
-        outcomes = run_jobs(
-            jobs, prepare.execute, workers, 1, out, quiet=True, setup=prepare.quiet_worker
-        )
+        outcomes = run_jobs(jobs, prepare.execute, prepare.default_jobs(), 1, out, quiet=True)
     failed = [o.job.name for o in outcomes if o.status != "done"]
     if failed:
         raise RuntimeError(f"the new schedule failed: {failed}")
