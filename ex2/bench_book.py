@@ -1,11 +1,17 @@
-"""For `make bench`: the book's schedule, old against new, and where a training step's time goes.
+"""For `make bench`: the book's schedule old against new, where the time goes, and a step profile.
 
 Schedule: a sample of every run kind (one epoch each, capped at a quarter of the batches), trained
 into an empty cache
 (old) as the pages did: one process, one run after the other, torch's default threads (all cores);
-(new) as `python -m ex2 prepare` does: its scheduler, one worker per core, one thread each.
-Each side is a fresh `python` process, timed from start to end (imports and worker start-up
-included); the sides alternate old new old new ... in one bench run.
+(new) as `python -m ex2 prepare` does: calibration, then its scheduler, one worker per core, one
+thread each.
+Each side is a fresh `python` process, timed on the wall clock from start to end (imports and
+worker start-up included); the sides alternate old new old new ... in one bench run.
+
+Where the time goes: each kind of job of the full book, split into its training steps, its
+test-set evaluations and a frozen encoder's codes, from `prepare`'s units of work timed here;
+a fresh process's imports and data loading; and the pages' execution times, read from the notebook
+cache of the last `make book` when there is one.
 
 Step profile: one training step of the (16, 16) autoencoder (batch 256, as the project trains it)
 under `torch.profiler`, its operators' own CPU time in five groups.
@@ -14,6 +20,7 @@ under `torch.profiler`, its operators' own CPU time in five groups.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,18 +76,19 @@ def new_schedule() -> None:
         raise RuntimeError(f"the new schedule failed: {failed}")
 
 
+def fresh_process(code: str, env: dict | None = None) -> float:
+    """Wall seconds of a fresh `python -c code` run from this repository."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    return time.perf_counter() - start
+
+
 def time_schedule(which: str) -> float:
     """Seconds of a fresh process that trains the sample the `which` way into an empty cache."""
     with tempfile.TemporaryDirectory(prefix="ex2-bench-runs-") as runs:
-        env = {**os.environ, "EX2_RUNS_DIR": runs, "PYTHONPATH": str(REPO_ROOT)}
-        env.pop("EX2_PROFILE", None)
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-c", f"from ex2.bench_book import {which}; {which}()"],
-            env=env,
-            check=True,
-        )
-        return time.perf_counter() - start
+        env = {"EX2_RUNS_DIR": runs, "EX2_PROFILE": "full"}
+        return fresh_process(f"from ex2.bench_book import {which}; {which}()", env)
 
 
 def compare_schedules(repeats: int, say=print) -> dict:
@@ -88,18 +96,61 @@ def compare_schedules(repeats: int, say=print) -> dict:
     for r in range(repeats):
         old.append(time_schedule("old_schedule"))
         new.append(time_schedule("new_schedule"))
-        say(f"schedule {r + 1}/{repeats}: old {old[-1]:.1f} s, new {new[-1]:.1f} s")
-    median_old, median_new = sorted(old)[len(old) // 2], sorted(new)[len(new) // 2]
+        say(f"schedule {r + 1}/{repeats}: old {old[-1]:.1f} s, new {new[-1]:.1f} s", flush=True)
     return {
         "sample": [cfg.label for cfg in schedule_sample()],
         "batches_per_epoch": QUARTER_EPOCH,
-        "old": f"one process, {torch.get_num_threads()} threads, one run after the other",
-        "new": f"{prepare.default_jobs()} worker processes, 1 thread each",
+        "old": f"one process, {os.cpu_count()} threads (torch's default), one run after the other",
+        "new": f"{prepare.default_jobs()} worker processes, 1 thread each (python -m ex2 prepare)",
+        "clock": "wall seconds of the whole process",
         "old_s": old,
         "new_s": new,
-        "median_old_s": median_old,
-        "median_new_s": median_new,
-        "speedup": median_old / median_new,
+        "median_old_s": statistics.median(old),
+        "median_new_s": statistics.median(new),
+    }
+
+
+# --------------------------------------------------------------------------- where the time goes
+
+
+def job_shares(jobs: list[prepare.Planned], seconds: dict) -> dict[str, dict[str, float]]:
+    """Seconds of each kind of job in its training steps, evaluations and encoder codes."""
+    shares: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for job in jobs:
+        for unit, count in job.work.items():
+            if unit.training:
+                part = "training steps"
+            elif unit.model in ("encoder", "neighbours"):
+                part = "encoder codes" if unit.model == "encoder" else "scikit-learn"
+            else:
+                part = "evaluation"
+            shares[job.kind][part] += count * seconds[unit]
+        shares[job.kind]["job start"] += prepare.JOB_START
+    return {kind: dict(parts) for kind, parts in shares.items()}
+
+
+def page_seconds() -> dict[str, float] | None:
+    """Execution seconds of each page in the last build's notebook cache (None without one)."""
+    folder = REPO_ROOT / "_build" / ".jupyter_cache"
+    if not folder.is_dir():
+        return None
+    from jupyter_cache import get_cache
+
+    records = get_cache(str(folder)).list_cache_records()
+    return {r.uri.rsplit("/", 1)[-1]: r.data.get("execution_seconds") for r in records}
+
+
+def time_shares() -> dict:
+    """Where a full build's time goes on this machine (one torch thread per job)."""
+    jobs = prepare.plan()
+    seconds = prepare.calibrate([u for p in jobs for u in p.work], threads=1)
+    imports = [fresh_process("import ex2.prepare") for _ in range(3)]
+    data = [fresh_process("import ex2.prepare; ex2.data.load_mnist()") for _ in range(3)]
+    return {
+        "jobs": job_shares(jobs, seconds),
+        "process_start_and_imports_s": statistics.median(imports),
+        "data_load_s": statistics.median(data) - statistics.median(imports),
+        "pages_s": page_seconds(),
     }
 
 
