@@ -7,9 +7,9 @@ the way the scheduler runs them. The evidence comes from finished jobs and from 
 report their progress (a run after each epoch): at 3 of 10 epochs after 30 s, a run expected to
 take 50 s is taking 2x.
 
-A scheduler's record (`schedule.run_jobs(record=...)`: the plan, then one event per start,
-progress report, end and status line) replays through `replay`, and `errors` says how far each
-status line's estimate was from the time that was actually left.
+A scheduler's record (`schedule.run_jobs(record=...)`: the plan, then one event per job handed
+to a worker, begun, progress report and end, and per status line) replays through `replay`, and
+`errors` says how far each status line's estimate was from the time that was actually left.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import defaultdict
 
 # Seconds of expected work behind the prior factor 1 (for a kind: the factor of all kinds), so that
 # the first seconds of evidence do not swing the estimate wildly.
-PRIOR_SECONDS = 10.0
+PRIOR_SECONDS = 30.0
 # The estimate is judged from the second minute on (the first is calibration and first evidence),
 # within 20 % of the time left, or one status interval near the end.
 JUDGED_FROM = 60.0
@@ -146,14 +146,15 @@ def replay(events: list[dict]) -> list[tuple[float, float]]:
     pending, started, out = dict(by_key), {}, []
     for e in events:
         kind, t = e["event"], e.get("t", 0.0)
-        if kind == "start":
-            started[e["key"]] = t
+        if kind == "submit" or (kind == "start" and e["key"] in started):
+            started[e["key"]] = t  # handed to a worker; then begun by it
             pending.pop(e["key"], None)
         elif kind == "progress" and e["key"] in started:
             estimate.progress(by_key[e["key"]], e["fraction"], t - started[e["key"]])
-        elif kind == "done":
+        elif kind == "done":  # (a short job's start may come after its end, or not at all)
             estimate.finished(by_key[e["key"]], e["seconds"])
             started.pop(e["key"], None)
+            pending.pop(e["key"], None)
         elif kind in ("failed", "cancelled"):
             estimate.failed(by_key[e["key"]])
             started.pop(e["key"], None)

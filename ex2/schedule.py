@@ -74,6 +74,7 @@ def _die_with_parent() -> None:
 def _call(execute: Callable, key: str, payload) -> tuple[float, str]:
     global _current_key
     _current_key = key
+    report_progress(0.0)  # the job starts now (a new worker first spends seconds on its imports)
     start = time.perf_counter()
     detail = execute(payload)
     return time.perf_counter() - start, detail
@@ -178,7 +179,7 @@ class Scheduler:
             del self.pending[job.key]
             future = self.pool.submit(_call, self.execute, job.key, job.payload)
             self.running[future] = (job, time.time(), self.pool)
-            self.note("start", key=job.key)
+            self.note("submit", key=job.key)
 
     def ready(self) -> list[Job]:
         """Pending jobs whose dependencies are done (or outside the plan: done before it)."""
@@ -195,9 +196,15 @@ class Scheduler:
                 key, fraction, when = self.progress.get_nowait()
             except (queue.Empty, OSError, ValueError):
                 return
-            started = next((s for j, s, _ in self.running.values() if j.key == key), None)
-            if started is not None:
-                self.estimate.progress(self.jobs[key], fraction, when - started)
+            future = next((f for f, (j, _, _) in self.running.items() if j.key == key), None)
+            if future is None:
+                continue
+            job, started, pool = self.running[future]
+            if fraction == 0:  # its worker has begun it: its time counts from here
+                self.running[future] = (job, when, pool)
+                self.note("start", when, key=key)
+            else:
+                self.estimate.progress(job, fraction, when - started)
                 self.note("progress", when, key=key, fraction=fraction)
 
     def collect(self, future) -> None:
