@@ -8,7 +8,7 @@ the baseline's fastest (`Ratio.wins`).
    plain Adam, `.item()` after every batch) against this project's (`train.train_one_epoch` on
    in-memory tensors), on the (16, 16) autoencoder; a 2048x2048 fp32 matmul in the same run gives
    the machine's reference rate, `FlopCounterMode` the FLOPs per step.
-2. Step variants of the models the book trains most: memory layout, fused Adam, bf16 autocast.
+2. Step variants of the models the book trains most: memory layout, bf16 autocast.
 3. The book's schedule (`bench_book.compare_schedules`): one process on all cores against
    `prepare`'s one-thread workers, on a sample of every run kind.
 4. Where the time goes (`bench_book.time_shares`): each run kind's training steps, evaluation and
@@ -172,21 +172,20 @@ MODELS = {
     "ae4": (lambda: ConvAutoencoder(4, 4), BATCH),
     "classifier16": (lambda: Classifier(16, 16), 64),
 }
-# name: (channels_last, fused Adam, bf16 autocast), None: as the book chooses for the model.
-# Layout and Adam are each measured against "plain"; bf16 on top of what the book does ("book").
+# name: (channels_last, bf16 autocast), None: as the book chooses for the model. The layout is
+# measured against "plain" fp32, bf16 on top of what the book does ("book").
 VARIANTS = {
-    "plain": (False, False, False),
-    "channels_last": (True, False, False),
-    "fused_adam": (False, True, False),
-    "book": (None, True, False),
-    "bf16_autocast": (None, True, True),
+    "plain": (False, False),
+    "channels_last": (True, False),
+    "book": (None, False),
+    "bf16_autocast": (None, True),
 }
-BASELINE = {"channels_last": "plain", "fused_adam": "plain", "bf16_autocast": "book"}
+BASELINE = {"channels_last": "plain", "bf16_autocast": "book"}
 
 
 def variant_step(model_name: str, variant: str):
     build, batch = MODELS[model_name]
-    channels_last, fused, bf16 = VARIANTS[variant]
+    channels_last, bf16 = VARIANTS[variant]
     data = load_mnist()
     torch.manual_seed(0)
     model = build().train()
@@ -195,7 +194,7 @@ def variant_step(model_name: str, variant: str):
         channels_last = train.prefers_channels_last(model.encoder.base_channels)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     batches = iter(shuffled_batches(len(images), batch, torch.Generator().manual_seed(0)))
     reconstruct = isinstance(model, ConvAutoencoder)

@@ -1,7 +1,7 @@
 """For `make bench`: the book's schedule old against new, where the time goes, and a step profile.
 
-Schedule: a sample of every run kind (one epoch each, capped at a quarter of the batches), trained
-into an empty cache
+Schedule: a sample of every run kind (one epoch each) and the book's scikit-learn work (label
+spreading on a sample autoencoder's codes), computed into an empty cache
 (old) as the pages did: one process, one run after the other, torch's default threads (all cores);
 (new) as `python -m ex2 prepare` does: calibration, then its scheduler, one worker per core, one
 thread each.
@@ -26,13 +26,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from ex2 import experiments, prepare
+from ex2 import chapters, experiments, prepare, semi
 from ex2 import train as T
 from ex2.chapters.runs import SUBSET_TRAINING
 from ex2.config import RunConfig, make
@@ -40,33 +40,42 @@ from ex2.data import REPO_ROOT, load_mnist
 from ex2.models import ConvAutoencoder
 from ex2.schedule import run_jobs
 
-QUARTER_EPOCH = {256: 60, 64: 240}  # batches per epoch in the sample, by batch size
-
 
 def schedule_sample() -> list[RunConfig]:
-    """One run of every kind the book trains, upstream runs first (the order the pages ran them)."""
-    ae = make("autoencoder", epochs=1, max_batches=QUARTER_EPOCH[256])
-    classifier = make("classifier", epochs=1, max_batches=QUARTER_EPOCH[64])
-    head = make("head", encoder=ae, epochs=1, max_batches=QUARTER_EPOCH[64])
+    """One epoch of a run of every kind the book trains, upstream runs first (the order the pages
+    ran them)."""
+    ae, classifier = make("autoencoder", epochs=1), make("classifier", epochs=1)
+    head = make("head", encoder=ae, epochs=1)
     return [
         ae,
-        make("autoencoder", base=4, latent=4, epochs=1, max_batches=QUARTER_EPOCH[256]),
+        make("autoencoder", base=4, latent=4, epochs=1),
         classifier,
-        replace(classifier, **{**SUBSET_TRAINING, "epochs": 1}, max_batches=None),
+        replace(classifier, **{**SUBSET_TRAINING, "epochs": 1}),
         head,
-        replace(head, **{**SUBSET_TRAINING, "epochs": 1}, max_batches=None),
-        make("decoder", encoder=ae, epochs=1, max_batches=QUARTER_EPOCH[256]),
-        make("decoder", encoder=classifier, epochs=1, max_batches=QUARTER_EPOCH[256]),
+        replace(head, **{**SUBSET_TRAINING, "epochs": 1}),
+        make("decoder", encoder=ae, epochs=1),
+        make("decoder", encoder=classifier, epochs=1),
     ]
+
+
+def sample_measurement() -> chapters.Measurement:
+    """The book's scikit-learn work: label spreading on the sample autoencoder's codes."""
+    settings = asdict(semi.SemiSettings())
+    return chapters.Measurement(
+        semi.method_result, ("label_spread", 0, schedule_sample()[0], settings)
+    )
 
 
 def old_schedule() -> None:
     for cfg in schedule_sample():
         experiments.run(cfg, log=None)
+    sample_measurement().compute()
 
 
 def new_schedule() -> None:
-    planned = [prepare.run_job(cfg) for cfg in schedule_sample()]
+    runs = schedule_sample()
+    planned = [prepare.run_job(cfg) for cfg in runs]
+    planned.append(prepare.measurement_job(sample_measurement(), runs))
     seconds = prepare.calibrate([u for p in planned for u in p.work], threads=1)
     jobs = [p.job(seconds) for p in planned]
     with open(os.devnull, "w") as out:
@@ -98,8 +107,8 @@ def compare_schedules(repeats: int, say=print) -> dict:
         new.append(time_schedule("new_schedule"))
         say(f"schedule {r + 1}/{repeats}: old {old[-1]:.1f} s, new {new[-1]:.1f} s", flush=True)
     return {
-        "sample": [cfg.label for cfg in schedule_sample()],
-        "batches_per_epoch": QUARTER_EPOCH,
+        "sample": [f"{cfg.label}, 1 epoch" for cfg in schedule_sample()]
+        + ["label spreading, draw 0, on the sample autoencoder"],
         "old": f"one process, {os.cpu_count()} threads (torch's default), one run after the other",
         "new": f"{prepare.default_jobs()} worker processes, 1 thread each (python -m ex2 prepare)",
         "clock": "wall seconds of the whole process",
@@ -174,7 +183,7 @@ def profile_step(steps: int = 10) -> dict:
     torch.manual_seed(0)
     channels_last = T.prefers_channels_last(16)
     model = T.place_model(ConvAutoencoder(16, 16), torch.device("cpu"), channels_last).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     x = load_mnist().train_images[:256]
 
     def step():

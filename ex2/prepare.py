@@ -180,7 +180,7 @@ def unit_step(unit: Unit):
     target = torch.rand(unit.batch, 1, 28, 28) if unit.model == "decoder" else None
     target = x if unit.model == "autoencoder" else target
     labels = torch.randint(0, 10, (unit.batch,))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 
     def step():

@@ -175,8 +175,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for the whole update instead of one per tensor (faster: `make bench`).
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.lr_schedule == "cosine":
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=cfg.epochs * steps_per_epoch
@@ -225,8 +224,8 @@ def steps_per_epoch(images: int, batch_size: int, passes: int = 1, max_batches=N
 
 def prefers_channels_last(base_channels: int) -> bool:
     """On the CPU, the 16-channel (and wider) conv stacks train faster in channels_last memory
-    layout (21.5 against 25.2 ms per step for c=16 in bench/results.json), the 4-channel ones
-    slower; `TrainConfig.channels_last` carries the choice to `fit`."""
+    layout, the 4-channel ones not (`make bench`, the Performance appendix);
+    `TrainConfig.channels_last` carries the choice to `fit`."""
     return base_channels >= 16
 
 
