@@ -64,9 +64,10 @@ BROWSER_PKGS := chromium-headless-shell
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
 # jupyter-cache keys on code cells only. What else changes cell outputs (the ex2/verify source, the
-# profile, the runs and data folders) is fingerprinted; a new fingerprint empties the cache.
+# bench results, the profile, the runs and data folders) is fingerprinted; a new fingerprint empties
+# the cache.
 FINGERPRINT = { echo "profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-}"; \
-                sha256sum $(CODE_SRC) /dev/null; } | sha256sum | cut -c1-64
+                sha256sum $(CODE_SRC) $(wildcard bench/*.json) /dev/null; } | sha256sum | cut -c1-64
 clear_stale_cache = fp=$$($(FINGERPRINT)); \
   if [ "$$fp" != "$$(cat $(BUILD)/.code-fingerprint 2>/dev/null)" ]; then \
     echo "book: ex2/, verify/ or the EX2_* settings changed: clearing the notebook cache"; \
@@ -84,7 +85,7 @@ book: $(STAMP)
 	( ( $(install_tex) ); rc=$$?; $(call phase,tex: done); exit $$rc ) \
 	  > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
 	$(call phase,prepare: training and measuring); \
-	$(PY) -m ex2 prepare; status=$$?; \
+	$(PY) -m ex2 prepare --record $(BUILD)/prepare-record.jsonl; status=$$?; \
 	$(call phase,prepare: done); \
 	if ! wait $$deps; then cat $(BUILD)/system-packages.log >&2; exit 1; fi; \
 	grep -h '^book \[' $(BUILD)/system-packages.log; \
