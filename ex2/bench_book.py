@@ -76,10 +76,11 @@ def new_schedule() -> None:
     runs = schedule_sample()
     planned = [prepare.run_job(cfg) for cfg in runs]
     planned.append(prepare.measurement_job(sample_measurement(), runs))
-    seconds = prepare.calibrate([u for p in planned for u in p.work], threads=1)
+    workers = prepare.default_jobs()
+    seconds = prepare.calibrate([u for p in planned for u in p.work], 1, workers)
     jobs = [p.job(seconds) for p in planned]
     with open(os.devnull, "w") as out:
-        outcomes = run_jobs(jobs, prepare.execute, prepare.default_jobs(), 1, out, quiet=True)
+        outcomes = run_jobs(jobs, prepare.execute, workers, 1, out, quiet=True)
     failed = [o.job.name for o in outcomes if o.status != "done"]
     if failed:
         raise RuntimeError(f"the new schedule failed: {failed}")

@@ -22,6 +22,7 @@ import os
 import re
 import statistics
 import sys
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -193,29 +194,59 @@ def unit_step(unit: Unit):
     return step
 
 
-def calibrate(units, threads: int, budget: float = 0.1) -> dict[Unit, float]:
-    """Seconds per unit of work on this machine with `threads` torch threads: the median of a few
-    timings after a warm-up, each unit timed for about `budget` seconds."""
+def seconds_per_call(step, budget: float) -> float:
+    """The median of a few timings of `step` after a warm-up, for about `budget` seconds."""
+    start = time.perf_counter()
+    step()  # warm-up: allocator, kernels, first-call dispatch
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(max(3, min(15, int(budget / max(first, 1e-4))))):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def side_by_side(unit: Unit, workers: int, calls: int = 4) -> float:
+    """How much slower `unit` runs when `workers` copies of it run at once, as the workers will
+    (sharing the cores with whatever else runs, and the memory system): threads of this process,
+    since torch releases the GIL while it computes."""
+    if workers < 2:
+        return 1.0
+    steps = [unit_step(unit) for _ in range(workers)]
+    alone = seconds_per_call(steps[0], budget=0.0)
+    together: list[float] = []
+
+    def run(step) -> None:
+        step()
+        start = time.perf_counter()
+        for _ in range(calls):
+            step()
+        together.append((time.perf_counter() - start) / calls)
+
+    threads = [threading.Thread(target=run, args=(step,)) for step in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return max(1.0, statistics.mean(together) / alone)
+
+
+def calibrate(units, threads: int, workers: int = 1, budget: float = 0.1) -> dict[Unit, float]:
+    """Seconds per unit of work on this machine with `threads` torch threads, each unit timed
+    alone for about `budget` seconds, then all scaled by how much slower the costliest training
+    step runs with `workers` copies side by side."""
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    seconds = {}
     try:
-        for unit in sorted(set(units), key=repr):
-            step = unit_step(unit)
-            start = time.perf_counter()
-            step()  # warm-up: allocator, kernels, first-call dispatch
-            first = time.perf_counter() - start
-            times = []
-            for _ in range(max(3, min(15, int(budget / max(first, 1e-4))))):
-                start = time.perf_counter()
-                step()
-                times.append(time.perf_counter() - start)
-            seconds[unit] = statistics.median(times)
+        seconds = {u: seconds_per_call(unit_step(u), budget) for u in sorted(set(units), key=repr)}
+        trained = [u for u in seconds if u.training] or list(seconds)
+        slowdown = side_by_side(max(trained, key=seconds.get), workers) if seconds else 1.0
     finally:
         torch.set_num_threads(before)
-    return seconds
+    return {u: s * slowdown for u, s in seconds.items()}
 
 
 # --------------------------------------------------------------------------- the plan
@@ -405,7 +436,7 @@ def main_prepare(jobs: int | None = None, out=None, record_path: Path | None = N
     workers = max(1, min(jobs or cores, len(todo)))
     threads = max(1, cores // workers)
     start = time.perf_counter()
-    unit_seconds = calibrate([u for p in todo for u in p.work], threads)
+    unit_seconds = calibrate([u for p in todo for u in p.work], threads, workers)
     print(
         f"prepare: {len(everything)} results, {len(everything) - len(todo)} cached, "
         f"{len(todo)} to compute on {workers} workers x {threads} threads "

@@ -207,7 +207,7 @@ def test_calibration_times_every_unit_it_is_given():
         prepare.Unit("head", 4, 4, 10, training=True),
         prepare.Unit("neighbours", batch=500),
     ]
-    seconds = prepare.calibrate(units + units[:1], threads=1, budget=0.01)
+    seconds = prepare.calibrate(units + units[:1], threads=1, workers=2, budget=0.01)
     assert set(seconds) == set(units)
     assert all(0 < s < 10 for s in seconds.values())
 

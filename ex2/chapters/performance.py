@@ -124,7 +124,9 @@ def share_rows(results) -> list[list]:
 
 
 def page_rows(results) -> list[list]:
-    pages = results["CPU"]["time_shares"].get("pages_s") or {}
+    pages = results["CPU"]["time_shares"].get("pages_s")
+    if not pages:
+        return [["(no notebook cache on the benchmark machine)", "–"]]
     return [[f"`{name}`", f"{seconds:.1f}"] for name, seconds in pages.items()]
 
 
