@@ -242,14 +242,14 @@ def test_the_estimate_rescales_by_what_jobs_of_a_kind_took():
 
 
 def test_the_bench_schedule_sample_has_every_run_kind_upstream_first():
-    from ex2.bench_book import schedule_sample
+    from ex2.bench_book import SAMPLE_EPOCHS, schedule_sample
 
     sample = schedule_sample()
     assert {cfg.task for cfg in sample} == {"autoencoder", "classifier", "head", "decoder"}
     assert any(cfg.subset_size for cfg in sample if cfg.task == "classifier")
     assert any(cfg.subset_size for cfg in sample if cfg.task == "head")
     for i, cfg in enumerate(sample):
-        assert cfg.epochs == 1
+        assert cfg.epochs == SAMPLE_EPOCHS
         assert cfg.encoder is None or cfg.encoder in sample[:i]
 
 

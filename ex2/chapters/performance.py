@@ -62,6 +62,7 @@ def numbers(results: dict[str, dict]) -> dict[str, str]:
         "perf_step_ms": f"{m['project_ms_per_step']:.1f}",
         "perf_exercise_epoch": formatting.seconds(m["exercise_epoch_s"]),
         "perf_project_epoch": formatting.seconds(m["project_epoch_s"]),
+        "perf_sample_epochs": str(schedule["sample_epochs"]),
         "perf_schedule_old": schedule["old"],
         "perf_schedule_new": schedule["new"],
         "perf_schedule_old_s": formatting.seconds(schedule["median_old_s"]),
