@@ -167,11 +167,14 @@ def replay(events: list[dict]) -> list[tuple[float, float]]:
 
 def errors(estimates: list[tuple[float, float]], end: float) -> dict:
     """How far (elapsed, seconds left) estimates were from the time actually left at `end`:
-    the worst relative error from `JUDGED_FROM` on, whether every one of them was within
-    tolerance, and the largest change between consecutive status lines (the estimate of the time
-    left at the earlier line, against the later one plus the time between them)."""
+    the worst relative error from `JUDGED_FROM` on (while more than the floor's worth of time is
+    left: 3 s against 2 s left is no news), whether every one of them was within tolerance, and
+    the largest change between consecutive status lines (the estimate of the time left at the
+    earlier line, against the later one plus the time between them)."""
     judged = [(t, left, end - t) for t, left in estimates if t >= JUDGED_FROM and end > t]
-    relative = [left / actual - 1 for _, left, actual in judged if actual > 0]
+    relative = [
+        left / actual - 1 for _, left, actual in judged if actual > TOLERANCE_FLOOR / TOLERANCE
+    ]
     within = all(
         abs(left - actual) <= max(TOLERANCE * actual, TOLERANCE_FLOOR) for _, left, actual in judged
     )

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ex2 import chapters, experiments, measurements, semi
 from ex2.config import RunConfig
-from ex2.estimate import errors
+from ex2.estimate import TOLERANCE, TOLERANCE_FLOOR, errors
 from ex2.schedule import Job, Outcome, report_progress, run_jobs
 from ex2.train import steps_per_epoch
 
@@ -401,7 +401,8 @@ def estimate_line(events: list[dict]) -> str:
         return "estimate: too short a run to judge"
     worst = "no status line" if e["worst"] is None else f"{e['worst']:+.0%}"
     return (
-        f"estimate: {e['first']:+.0%} at the start, worst {worst} from the second minute on, "
+        f"estimate: {e['first']:+.0%} at the start, worst {worst} from the second minute to the "
+        f"last {TOLERANCE_FLOOR / TOLERANCE:.0f} s, "
         f"largest change between status lines {e['largest_jump']:.2f}x"
     )
 
