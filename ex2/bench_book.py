@@ -140,7 +140,6 @@ def job_shares(jobs: list[prepare.Planned], seconds: dict) -> dict[str, dict[str
             else:
                 part = "evaluation"
             shares[job.kind][part] += count * seconds[unit]
-        shares[job.kind]["job start"] += prepare.JOB_START
     return {kind: dict(parts) for kind, parts in shares.items()}
 
 

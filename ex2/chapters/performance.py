@@ -96,7 +96,7 @@ def rows(results: dict[str, dict]) -> list[list]:
         machine = r["machine"]["device"] if name == "GPU" else r["machine"]["cpu"]
         out.append(
             [
-                f"{name} ({machine}, {r['machine']['threads']} threads)",
+                f"{name} ({machine}, threads: {r['machine']['threads']})",
                 f"{m['exercise_ms_per_step']:.1f}",
                 f"{m['project_ms_per_step']:.1f}",
                 f"{r['speedup_vs_exercise_pipeline']:.2f}",
@@ -124,8 +124,8 @@ def variant_rows(results) -> list[list]:
 
 def share_rows(results) -> list[list]:
     """Seconds of one thread by kind of job of the full book, in training steps, evaluation,
-    frozen-encoder codes and scikit-learn work."""
-    parts = ("training steps", "evaluation", "encoder codes", "scikit-learn", "job start")
+    frozen-encoder codes and scikit-learn work (the assumed job start left out: not measured)."""
+    parts = ("training steps", "evaluation", "encoder codes", "scikit-learn")
     jobs = results["CPU"]["time_shares"]["jobs"]
     rows = [
         [kind, *[f"{by.get(p, 0):.0f}" for p in parts], f"{sum(by.values()):.0f}"]
