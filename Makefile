@@ -3,15 +3,25 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
+# `make book` prints each phase with the time since it started ("book [3:05] prepare: done"), so
+# that one run's output is its own per-phase table. Sub-makes inherit the start time.
+ifndef BOOK_T0
+BOOK_T0 := $(shell date +%s)
+endif
+export BOOK_T0
+phase = t=$$(( $$(date +%s) - $(BOOK_T0) )); printf 'book [%d:%02d] %s\n' $$((t / 60)) $$((t % 60)) "$(1)"
+
 .PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
 $(STAMP): pyproject.toml
+	@$(call phase,venv: installing the packages of pyproject.toml)
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
 	touch $(STAMP)
+	@$(call phase,venv: done)
 
 data: $(STAMP)
 	$(PY) -m ex2 fetch-data
@@ -54,25 +64,34 @@ BROWSER_PKGS := chromium-headless-shell
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
 # jupyter-cache keys on code cells only. What else changes cell outputs (the ex2/verify source, the
-# profile, the runs and data folders) is fingerprinted; a new fingerprint empties the cache.
+# bench results, the profile, the runs and data folders) is fingerprinted; a new fingerprint empties
+# the cache.
 FINGERPRINT = { echo "profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-}"; \
-                sha256sum $(CODE_SRC) /dev/null; } | sha256sum | cut -c1-64
+                sha256sum $(CODE_SRC) $(wildcard bench/*.json) /dev/null; } | sha256sum | cut -c1-64
 clear_stale_cache = fp=$$($(FINGERPRINT)); \
   if [ "$$fp" != "$$(cat $(BUILD)/.code-fingerprint 2>/dev/null)" ]; then \
     echo "book: ex2/, verify/ or the EX2_* settings changed: clearing the notebook cache"; \
     rm -rf $(BUILD)/.jupyter_cache; \
   fi
 
-# Train and measure what the book needs first (with progress), while the TeX packages install in
-# the background; the pages then only read the cache (EX2_CACHE_ONLY=1). No $(MAKE) in this line:
-# make runs a line that holds one even under `make -n`, and this one trains.
+# Phases, each stamped: MNIST, then training and measuring what the book needs (with progress)
+# while the TeX packages install in the background, then the pages, which only read the cache
+# (EX2_CACHE_ONLY=1).
 book: $(STAMP)
 	@mkdir -p $(BUILD); \
-	( $(install_tex) ) > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
-	$(PY) -m ex2 prepare; status=$$?; \
+	$(call phase,data: fetching and checking MNIST); \
+	$(PY) -m ex2 fetch-data || exit 1; \
+	$(call phase,tex: installing in the background (log: $(BUILD)/system-packages.log)); \
+	( ( $(install_tex) ); rc=$$?; $(call phase,tex: done); exit $$rc ) \
+	  > $(BUILD)/system-packages.log 2>&1 & deps=$$!; \
+	$(call phase,prepare: training and measuring); \
+	$(PY) -m ex2 prepare --record $(BUILD)/prepare-record.jsonl; status=$$?; \
+	$(call phase,prepare: done); \
 	if ! wait $$deps; then cat $(BUILD)/system-packages.log >&2; exit 1; fi; \
+	grep -h '^book \[' $(BUILD)/system-packages.log; \
 	[ $$status -eq 0 ] || exit $$status
 	@$(MAKE) --no-print-directory $(PDF_HTML)
+	@$(call phase,book: done)
 html: prepare $(HTML_OK)
 pdf: prepare $(PDF)
 
@@ -86,15 +105,17 @@ $(STATE): FORCE
 	if [ "$$s" != "$$(cat $@ 2>/dev/null)" ]; then echo "$$s" > $@; fi
 
 $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)
+	@$(call phase,html: building the pages)
 	@set -e; $(clear_stale_cache); \
 	rm -f $@; \
 	EX2_CACHE_ONLY=1 $(JB_ENV) $(JB) build . $(JB_FLAGS) < /dev/null; \
 	echo "$$fp" > $(BUILD)/.code-fingerprint; \
 	touch $@
-	@echo "HTML: $(BUILD)/html/index.html"
+	@$(call phase,html: done: $(BUILD)/html/index.html)
 
 # latexmk remembers a failed run: after a failure, the next PDF build starts from a fresh _build/latex.
 $(PDF): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE) | tex
+	@$(call phase,pdf: building)
 	@set -e; $(clear_stale_cache); \
 	if [ -e $(BUILD)/.latex-failed ]; then rm -rf $(BUILD)/latex $(BUILD)/.latex-failed; fi; \
 	if ! EX2_CACHE_ONLY=1 $(JB_ENV) $(JB) build . --builder pdflatex $(JB_FLAGS) < /dev/null; then \
@@ -102,7 +123,7 @@ $(PDF): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE) | tex
 	fi; \
 	echo "$$fp" > $(BUILD)/.code-fingerprint; \
 	cp $(BUILD)/latex/ex2-book.pdf $@
-	@echo "PDF: $@"
+	@$(call phase,pdf: done: $@)
 
 $(PDF_HTML): $(PDF) $(HTML_OK)
 	cp $(PDF) $@
@@ -132,7 +153,7 @@ apt_install  = if [ -z "$$pkgs" ]; then exit 0; fi; \
   $$sudo apt-get update -q && \
   $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs
 
-install_tex = pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; $(apt_install)
+install_tex  = pkgs=""; $(have_tex) || pkgs="$(TEX_PKGS)"; $(apt_install)
 
 tex:
 	@$(install_tex)

@@ -1,26 +1,33 @@
-"""`make bench`: the exercise's training pipeline against this project's, and the book's schedule.
+"""`make bench`: where the time of `make book` goes, and which speed-ups pay, on this machine.
 
-(A) the exercise-style pipeline: torchvision `MNIST` + `ToTensor`, `DataLoader(batch 256, shuffle)`,
-    fp32 eager, `.item()` after every batch;
-(B) this project's path: in-memory tensors, seeded index batches, `train.train_one_epoch`.
-Both train the (16, 16) autoencoder for the same number of batches; the runs alternate A B A B ...
-and the medians are reported, with a 2048x2048 fp32 matmul timed in the same run as the machine's
-reference rate. FLOPs per step come from `torch.utils.flop_counter.FlopCounterMode`.
-Then (`ex2.bench_book`) the book's own schedule, old (one process, one run after the other) against
-new (`prepare`'s one-thread workers) on a sample of every run kind, alternating; and a per-operator
-profile of one (16, 16) autoencoder step.
+Every timing is a ratio measured side by side in one run, alternating A B A B ..., and reported as
+the median with the range over the repeats; a speed-up counts only when it is faster in every
+repeat (`Ratio.wins`).
 
-Writes `bench/results.json`; the last printed line is `speedup_vs_exercise_pipeline=<x>
-step_fraction_of_matmul=<y> full_experiments_s=<z> book_schedule_speedup=<s>`.
+1. The exercise's pipeline (torchvision `MNIST` + `ToTensor`, `DataLoader(batch 256, shuffle)`,
+   plain Adam, `.item()` after every batch) against this project's (`train.train_one_epoch` on
+   in-memory tensors), on the (16, 16) autoencoder; a 2048x2048 fp32 matmul in the same run gives
+   the machine's reference rate, `FlopCounterMode` the FLOPs per step.
+2. Step variants of the models the book trains most: memory layout, bf16 autocast.
+3. The book's schedule (`bench_book.compare_schedules`): one process on all cores against
+   `prepare`'s one-thread workers, on a sample of every run kind.
+4. Where the time goes (`bench_book.time_shares`): each run kind's training steps, evaluation and
+   frozen-encoder codes, from `prepare`'s units of work timed here; process start and imports; the
+   pages' own execution times when a build has left its notebook cache.
+
+Steps are timed with one torch thread on the thread's CPU clock, as `prepare`'s workers train
+(the clock a step costs the machine, steady when other processes share the cores). Writes
+`bench/results.json`; the last line lists every ratio as `name=<median>[<min>-<max>]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,12 +35,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from ex2 import chapters
-from ex2 import experiments as E
-from ex2 import train as T
-from ex2.bench_book import compare_schedules, profile_step
+from ex2 import experiments, train
+from ex2.bench_book import compare_schedules, profile_step, time_shares
+from ex2.chapters.provenance import cpu_name
 from ex2.data import REPO_ROOT, ensure_mnist, load_mnist, shuffled_batches
-from ex2.models import ConvAutoencoder
+from ex2.models import Classifier, ConvAutoencoder
 
 BATCH = 256
 WARMUP = 3  # untimed steps first: allocator and kernel caches warm, as they are in a real epoch
@@ -41,9 +47,98 @@ STEPS_PER_EPOCH = -(-60000 // BATCH)
 RESULTS = REPO_ROOT / "bench" / "results.json"
 
 
-def fresh_model(device: torch.device) -> ConvAutoencoder:
+@dataclass
+class Ratio:
+    """Baseline time over candidate time, repeat by repeat (>1: the candidate is faster)."""
+
+    baseline: list[float]
+    candidate: list[float]
+
+    @property
+    def values(self) -> list[float]:
+        return [a / b for a, b in zip(self.baseline, self.candidate)]
+
+    @property
+    def wins(self) -> bool:
+        """Faster by more than the run-to-run spread: faster in every alternating repeat (the
+        machine's drift moves both sides of a repeat alike, so the pair is the unit)."""
+        return min(self.values) > 1
+
+    def to_dict(self) -> dict:
+        v = self.values
+        return {
+            "median": statistics.median(v),
+            "min": min(v),
+            "max": max(v),
+            "wins": self.wins,
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+        }
+
+
+def text(name: str, ratio: dict) -> str:
+    return f"{name}={ratio['median']:.2f}[{ratio['min']:.2f}-{ratio['max']:.2f}]"
+
+
+def seconds_per_step(step, steps: int) -> float:
+    """CPU seconds of this thread per call of `step`, after WARMUP untimed calls."""
+    for _ in range(WARMUP):
+        step()
+    start = time.thread_time()
+    for _ in range(steps):
+        step()
+    return (time.thread_time() - start) / steps
+
+
+# --------------------------------------------------------------------------- 1. pipelines
+
+
+def exercise_step(dataset):
+    """One step of the exercise's loop: DataLoader over PIL images, `.item()` per batch."""
+    batches = iter(DataLoader(dataset, batch_size=BATCH, shuffle=True))
     torch.manual_seed(0)
-    return ConvAutoencoder(16, 16).to(device)
+    model = ConvAutoencoder(16, 16).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+
+    def step():
+        x, _ = next(batches)
+        loss = F.l1_loss(model(x), x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+
+    return step
+
+
+def project_step():
+    """One step of `train.train_one_epoch`, as the book trains the (16, 16) autoencoder."""
+    images = load_mnist().train_images
+    torch.manual_seed(0)
+    model = train.place_model(ConvAutoencoder(16, 16), images.device, True)
+    cfg = train.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
+    optimizer, schedule = train.make_optimizer(model, cfg, STEPS_PER_EPOCH)
+    batches = iter(shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0)))
+    args = (model, optimizer, schedule, images, images, train.RECONSTRUCTION)
+    return lambda: train.train_one_epoch(*args, [next(batches)])
+
+
+def flops_per_step() -> int:
+    model = ConvAutoencoder(16, 16).train()
+    x = torch.rand(BATCH, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter:
+        F.l1_loss(model(x), x).backward()
+    return counter.get_total_flops()
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    start = time.thread_time()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.thread_time() - start) / 1e9
 
 
 def exercise_dataset():
@@ -54,248 +149,178 @@ def exercise_dataset():
     )
 
 
-def time_exercise_pipeline(dataset, steps: int, device: torch.device) -> float:
-    """Seconds per step of the exercise's loop: DataLoader over PIL images, `.item()` per batch."""
-    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
-    model = fresh_model(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    losses = []
-    for i, (x, _) in enumerate(loader):
-        if i == WARMUP:
-            start = time.perf_counter()
-        if i == WARMUP + steps:
-            break
-        x = x.to(device)
-        out = model(x)
-        loss = F.l1_loss(out, x)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return (time.perf_counter() - start) / steps
+def time_pipelines(repeats: int, steps: int) -> dict[str, list[float]]:
+    dataset = exercise_dataset()
+    times = {"exercise": [], "project": [], "matmul_gflops": []}
+    for r in range(repeats):
+        times["exercise"].append(seconds_per_step(exercise_step(dataset), steps))
+        times["project"].append(seconds_per_step(project_step(), steps))
+        times["matmul_gflops"].append(matmul_gflops())
+        print(
+            f"pipelines {r + 1}/{repeats}: exercise {1e3 * times['exercise'][-1]:.1f} ms/step, "
+            f"project {1e3 * times['project'][-1]:.1f} ms/step, "
+            f"matmul {times['matmul_gflops'][-1]:.0f} GFLOP/s",
+            flush=True,
+        )
+    return times
 
 
-def time_project_path(steps: int, device: torch.device) -> float:
-    """Seconds per step of `train.train_one_epoch` on in-memory tensors (on the device)."""
-    data = load_mnist().to(device)
-    model = T.place_model(fresh_model(device), device, T.prefers_channels_last(16))
-    cfg = T.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
-    optimizer, schedule = T.make_optimizer(model, cfg, WARMUP + steps)
-    batches = shuffled_batches(len(data.train_images), BATCH, torch.Generator().manual_seed(0))[
-        : WARMUP + steps
-    ]
-    args = (model, optimizer, schedule, data.train_images, data.train_images, T.RECONSTRUCTION)
-    T.train_one_epoch(*args, batches[:WARMUP])
-    start = time.perf_counter()
-    T.train_one_epoch(*args, batches[WARMUP:])
-    return (time.perf_counter() - start) / steps
+# --------------------------------------------------------------------------- 2. step variants
+
+# The models the book trains most, at their batch sizes: Q1's autoencoders, Q2's classifier.
+MODELS = {
+    "ae16": (lambda: ConvAutoencoder(16, 16), BATCH),
+    "ae4": (lambda: ConvAutoencoder(4, 4), BATCH),
+    "classifier16": (lambda: Classifier(16, 16), 64),
+}
+# name: (channels_last, bf16 autocast), None: as the book chooses for the model. The layout is
+# measured against "plain" fp32, bf16 on top of what the book does ("book").
+VARIANTS = {
+    "plain": (False, False),
+    "channels_last": (True, False),
+    "book": (None, False),
+    "bf16_autocast": (None, True),
+}
+BASELINE = {"channels_last": "plain", "bf16_autocast": "book"}
 
 
-VARIANTS = ("fp32", "fused_adam", "channels_last", "bf16_autocast")
-
-
-def time_variant(variant: str, steps: int, device: torch.device) -> float:
-    """Seconds per step of a candidate speed-up of the project path (same data, model, batches)."""
-    data = load_mnist().to(device)
-    model = fresh_model(device)
+def variant_step(model_name: str, variant: str):
+    build, batch = MODELS[model_name]
+    channels_last, bf16 = VARIANTS[variant]
+    data = load_mnist()
+    torch.manual_seed(0)
+    model = build().train()
     images = data.train_images
-    if variant == "channels_last":
+    if channels_last is None:
+        channels_last = train.prefers_channels_last(model.encoder.base_channels)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
-        images = images.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=variant == "fused_adam")
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=variant == "bf16_autocast")
-    batches = shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0))[
-        : WARMUP + steps
-    ]
-    total = torch.zeros((), device=device)
-    for i, idx in enumerate(batches):
-        if i == WARMUP:
-            total.item()
-            start = time.perf_counter()
-        x = images[idx.to(device)]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    batches = iter(shuffled_batches(len(images), batch, torch.Generator().manual_seed(0)))
+    reconstruct = isinstance(model, ConvAutoencoder)
+
+    def step():
+        idx = next(batches)
+        x = images[idx]
+        target = x if reconstruct else data.train_labels[idx]
         with autocast:
             out = model(x)
-        loss = F.l1_loss(out.float(), x)
+        loss = (F.l1_loss if reconstruct else F.cross_entropy)(out.float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.detach()
-    total.item()
-    return (time.perf_counter() - start) / steps
+
+    return step
 
 
-def flops_per_step() -> int:
-    model = fresh_model(torch.device("cpu")).train()
-    x = torch.rand(BATCH, 1, 28, 28)
-    with FlopCounterMode(display=False) as counter:
-        F.l1_loss(model(x), x).backward()
-    return counter.get_total_flops()
+def time_variants(repeats: int, steps: int) -> dict[str, dict[str, list[float]]]:
+    times = {m: {v: [] for v in VARIANTS} for m in MODELS}
+    for r in range(repeats):
+        for model_name, by_variant in times.items():
+            for variant, ts in by_variant.items():
+                ts.append(seconds_per_step(variant_step(model_name, variant), steps))
+        print(
+            f"variants {r + 1}/{repeats}: "
+            + "; ".join(
+                f"{m} " + ", ".join(f"{v} {1e3 * t[-1]:.1f}" for v, t in by.items())
+                for m, by in times.items()
+            ),
+            flush=True,
+        )
+    return times
 
 
-def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    a @ b  # warm-up
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    sync(device)
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
-
-
-def full_experiment_seconds() -> tuple[float | None, int]:
-    """Training wall time of every book run (of the active profile), from their cached runs."""
-    total, found, missing = 0.0, 0, 0
-    for cfg in chapters.all_runs():
-        metrics = E.run_dir(cfg) / "metrics.json"
-        if metrics.exists():
-            total += json.loads(metrics.read_text())["train_seconds"]
-            found += 1
-        else:
-            missing += 1
-    return (total if missing == 0 and found else None), missing
+# --------------------------------------------------------------------------- the command
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m ex2.bench", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--repeats", type=int, default=3, help="A/B pairs (default 3)")
-    parser.add_argument(
-        "--steps", type=int, default=40, help="training steps per timing (default 40)"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument(
-        "--variants",
-        action="store_true",
-        help="also time candidate speed-ups (fused Adam, channels_last, bf16 autocast)",
-    )
+    parser.add_argument("--repeats", type=int, default=5, help="A/B repeats (default 5)")
+    parser.add_argument("--steps", type=int, default=20, help="steps per timing (default 20)")
     parser.add_argument(
         "--schedule-repeats",
         type=int,
-        default=2,
-        help="old/new pairs of the book's schedule (default 2; 0 skips it)",
+        default=3,
+        help="old/new pairs of the book's schedule (default 3; 0 skips it)",
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.repeats < 2 or args.steps < 1 or args.schedule_repeats < 0:
+        parser.error("--repeats must be at least 2, --steps at least 1, --schedule-repeats >= 0")
+    return args
 
 
-def time_pipelines(args, device) -> tuple[list, list, list]:
-    """Exercise pipeline, project path and matmul, alternating; seconds per step and GFLOP/s."""
-    dataset = exercise_dataset()
-    exercise, project, matmul = [], [], []
-    for r in range(args.repeats):
-        exercise.append(time_exercise_pipeline(dataset, args.steps, device))
-        project.append(time_project_path(args.steps, device))
-        matmul.append(matmul_gflops(device))
-        print(
-            f"repeat {r + 1}/{args.repeats}: exercise {1e3 * exercise[-1]:.1f} ms/step, "
-            f"project {1e3 * project[-1]:.1f} ms/step, matmul {matmul[-1]:.0f} GFLOP/s"
-        )
-    return exercise, project, matmul
+def machine() -> dict:
+    return {
+        "cpu": cpu_name(),
+        "cores": len(os.sched_getaffinity(0)),
+        "threads": 1,
+        "torch": torch.__version__,
+        "device": "cpu",
+        "python": platform.python_version(),
+    }
 
 
-def time_variants(args, device) -> dict[str, list[float]]:
-    variants = {v: [] for v in VARIANTS}
-    for r in range(args.repeats if args.variants else 0):
-        for v in VARIANTS:
-            variants[v].append(time_variant(v, args.steps, device))
-        print(
-            f"variants repeat {r + 1}/{args.repeats}: "
-            + ", ".join(f"{v} {1e3 * t[-1]:.1f} ms" for v, t in variants.items())
-        )
-    return variants
+def ratios(pipelines: dict, variants: dict, schedule: dict | None) -> dict[str, dict]:
+    out = {"speedup_vs_exercise_pipeline": Ratio(pipelines["exercise"], pipelines["project"])}
+    if schedule is not None:
+        out["book_schedule_speedup"] = Ratio(schedule["old_s"], schedule["new_s"])
+    for model_name, by_variant in variants.items():
+        for variant, baseline in BASELINE.items():
+            out[f"{variant}_{model_name}"] = Ratio(by_variant[baseline], by_variant[variant])
+    return {name: r.to_dict() for name, r in out.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    device = torch.device(args.device)
+    torch.set_num_threads(1)
     load_mnist()  # data in place before anything is timed
-    exercise, project, matmul = time_pipelines(args, device)
-    variants = time_variants(args, device)
-    schedule = compare_schedules(args.schedule_repeats) if args.schedule_repeats > 0 else None
-
+    load_before = os.getloadavg()
+    pipelines = time_pipelines(args.repeats, args.steps)
+    variants = time_variants(args.repeats, args.steps)
+    schedule = compare_schedules(args.schedule_repeats) if args.schedule_repeats else None
     flops = flops_per_step()
-    a, b, mm = statistics.median(exercise), statistics.median(project), statistics.median(matmul)
-    step_gflops = flops / b / 1e9
-    step = {
-        **(profile_step() if device.type == "cpu" else {}),
-        "step_ms": 1e3 * b,
-        "gflops": step_gflops,
-        "matmul_gflops": mm,
-        "fraction_of_matmul": step_gflops / mm,
-    }
-    if "ms" in step:
-        groups = ", ".join(
-            f"{g} {ms:.1f} ms ({step['share'][g]:.0%})" for g, ms in step["ms"].items()
-        )
-        print(f"step profile ({step['threads']} threads): {groups}")
-    full_s, missing = full_experiment_seconds()
+    project, matmul = (statistics.median(pipelines[k]) for k in ("project", "matmul_gflops"))
+    exercise = statistics.median(pipelines["exercise"])
+    step_gflops = flops / project / 1e9
     results = {
-        "machine": {
-            "cpu": cpu_name(),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "device": device_name(device),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "clock": "CPU time of the one torch thread (time.thread_time)",
         "batch_size": BATCH,
         "steps_per_timing": args.steps,
         "repeats": args.repeats,
-        "exercise_ms_per_step": [1e3 * t for t in exercise],
-        "project_ms_per_step": [1e3 * t for t in project],
-        "matmul_gflops": matmul,
         "flops_per_step": flops,
         "median": {
-            "exercise_ms_per_step": 1e3 * a,
-            "project_ms_per_step": 1e3 * b,
-            "matmul_gflops": mm,
-            "exercise_epoch_s": a * STEPS_PER_EPOCH,
-            "project_epoch_s": b * STEPS_PER_EPOCH,
+            "exercise_ms_per_step": 1e3 * exercise,
+            "project_ms_per_step": 1e3 * project,
+            "matmul_gflops": matmul,
+            "exercise_epoch_s": exercise * STEPS_PER_EPOCH,
+            "project_epoch_s": project * STEPS_PER_EPOCH,
             "project_step_gflops": step_gflops,
         },
-        "speedup_vs_exercise_pipeline": a / b,
-        "step_fraction_of_matmul": step_gflops / mm,
-        "variants_ms_per_step": {v: [1e3 * t for t in ts] for v, ts in variants.items() if ts},
-        "full_experiments_s": full_s,
-        "full_experiments_missing_runs": missing,
+        "speedup_vs_exercise_pipeline": exercise / project,
+        "step_fraction_of_matmul": step_gflops / matmul,
+        "pipelines_s_per_step": pipelines,
+        "variants_s_per_step": variants,
+        "ratios": ratios(pipelines, variants, schedule),
         "schedule": schedule,
-        "step_profile": step,
+        "step_profile": profile_step(),
+        "time_shares": time_shares(),
     }
-    E.write_json(args.out, results)
+    experiments.write_json(args.out, results)
     print(
         f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, "
-        f"matmul {mm:.0f} GFLOP/s; epoch: exercise {a * STEPS_PER_EPOCH:.1f} s, "
-        f"project {b * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
+        f"matmul {matmul:.0f} GFLOP/s; epoch: exercise {exercise * STEPS_PER_EPOCH:.1f} s, "
+        f"project {project * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
     )
-    z = "n/a" if full_s is None else f"{full_s:.0f}"
-    x = "n/a" if schedule is None else f"{schedule['speedup']:.2f}"
-    print(
-        f"speedup_vs_exercise_pipeline={a / b:.2f} step_fraction_of_matmul={step_gflops / mm:.2f} "
-        f"full_experiments_s={z} book_schedule_speedup={x}"
-    )
+    print(" ".join(text(name, r) for name, r in results["ratios"].items()))
     return 0
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

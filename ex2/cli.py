@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chapters", help="list the book's chapters, one per line")
     p = sub.add_parser("prepare", help="train and measure everything the book needs")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: the cores)")
+    p.add_argument(
+        "--record", type=Path, default=None, help="write every scheduler event here (JSON lines)"
+    )
     p = sub.add_parser("rerun", help="retrain one chapter's own experiments (make chapter CH=...)")
     p.add_argument(
         "chapter",
@@ -205,7 +208,7 @@ def dispatch(args) -> int:
     if args.command == "prepare":
         from ex2 import prepare
 
-        return prepare.main_prepare(args.jobs)
+        return prepare.main_prepare(args.jobs, record_path=args.record)
     if args.command == "rerun":
         results = chapters.rerun(args.chapter)
         print(f"{args.chapter}: retrained {len(results)} run(s), recomputed its measurements")

@@ -17,8 +17,11 @@ TASKS = ("autoencoder", "classifier", "head", "decoder")
 # The exercise's settings per task. Classifiers decay the rate along a cosine: at a constant rate
 # their test accuracy jitters from epoch to epoch; the autoencoders keep the constant rate, which
 # measured better for them (see train.make_optimizer).
+# Classifiers and linear heads train 10 epochs (20 before issue 19): on 3 seeds the full-data
+# classifier reached 99.08 % against 99.13 %, within the 20-epoch runs' own range (98.99-99.22 %),
+# in half the time, the largest single saving of `make book`; the head 93.2 % against 93.35 %.
 AUTOENCODING = dict(epochs=10, lr=2e-3, batch_size=256, lr_schedule="constant")
-CLASSIFYING = dict(epochs=20, lr=1e-3, batch_size=64, lr_schedule="cosine")
+CLASSIFYING = dict(epochs=10, lr=1e-3, batch_size=64, lr_schedule="cosine")
 TASK_DEFAULTS = {
     "autoencoder": AUTOENCODING,
     "classifier": CLASSIFYING,

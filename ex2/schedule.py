@@ -3,7 +3,8 @@
 A job starts once every job it depends on has finished; among the ready jobs the one heading the
 longest expected chain goes first (for independent jobs: the longest first). A job that fails
 cancels the jobs that depend on it, and only those. Each finished job prints one line; a status
-line shows the elapsed time, done/total and an estimate of the time left (`Estimate`).
+line shows the elapsed time, done/total and an estimate of the time left (`Estimate`). A `record`
+callback gets the plan and every event as a dict (`estimate.replay` reads them back).
 
 Workers are fresh interpreters (`spawn`): no state leaks from the parent, and a worker gets its own
 torch thread pool (`threads` threads).
@@ -52,15 +53,13 @@ _progress: multiprocessing.Queue | None = None
 _current_key = ""
 
 
-def _init_worker(progress, threads: int, setup: Callable | None) -> None:
+def _init_worker(progress, threads: int) -> None:
     import torch
 
     global _progress
     _progress = progress
     _die_with_parent()
     torch.set_num_threads(threads)
-    if setup is not None:
-        setup()
 
 
 def _die_with_parent() -> None:
@@ -75,6 +74,7 @@ def _die_with_parent() -> None:
 def _call(execute: Callable, key: str, payload) -> tuple[float, str]:
     global _current_key
     _current_key = key
+    report_progress(0.0)  # the job starts now (a new worker first spends seconds on its imports)
     start = time.perf_counter()
     detail = execute(payload)
     return time.perf_counter() - start, detail
@@ -109,9 +109,10 @@ class Display:
         self.out.flush()
         self.shown = False
 
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every
+
     def status(self, text: str) -> None:
-        if time.monotonic() - self.last < self.every:
-            return
         self.last = time.monotonic()
         if self.live:
             self.out.write("\r\x1b[K" + text)
@@ -129,36 +130,46 @@ class Display:
 
 
 class Scheduler:
-    def __init__(self, jobs, execute, workers, threads, display, setup=None):
+    def __init__(self, jobs, execute, workers, threads, display, record=None):
         self.jobs = {j.key: j for j in jobs}
         self.execute, self.workers, self.display = execute, workers, display
-        self.pool_args = dict(threads=threads, setup=setup)
+        self.threads = threads
         self.pending = dict(self.jobs)
         self.running: dict = {}  # future -> (job, start time, pool)
         self.outcomes: dict[str, Outcome] = {}
         self.rank = priorities(self.jobs.values(), lambda j: j.expected)
         self.estimate = Estimate(self.jobs.values(), workers)
         self.start = time.time()
+        self.record = record or (lambda event: None)
+        plan = [dict(key=j.key, kind=j.kind, expected=j.expected, deps=j.deps) for j in jobs]
+        self.record(dict(event="plan", workers=workers, threads=threads, jobs=plan))
+
+    def note(self, event: str, when: float | None = None, **fields) -> None:
+        self.record(dict(event=event, t=round((when or time.time()) - self.start, 3), **fields))
 
     def new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
         self.progress = context.Queue()
-        args = (self.progress, self.pool_args["threads"], self.pool_args["setup"])
-        return ProcessPoolExecutor(self.workers, context, _init_worker, args)
+        return ProcessPoolExecutor(
+            self.workers, context, _init_worker, (self.progress, self.threads)
+        )
 
     def run(self) -> list[Outcome]:
         self.pool = self.new_pool()
         try:
+            self.status()
             while self.pending or self.running:
                 self.submit_ready()
                 finished, _ = wait(list(self.running), timeout=0.5, return_when=FIRST_COMPLETED)
                 self.read_progress()
                 for future in finished:
                     self.collect(future)
-                self.display.status(self.status_text())
+                if self.display.due():
+                    self.status()
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.display.close()
+            self.note("end")
         return [self.outcomes[k] for k in self.jobs]
 
     def submit_ready(self) -> None:
@@ -168,6 +179,7 @@ class Scheduler:
             del self.pending[job.key]
             future = self.pool.submit(_call, self.execute, job.key, job.payload)
             self.running[future] = (job, time.time(), self.pool)
+            self.note("submit", key=job.key)
 
     def ready(self) -> list[Job]:
         """Pending jobs whose dependencies are done (or outside the plan: done before it)."""
@@ -184,9 +196,16 @@ class Scheduler:
                 key, fraction, when = self.progress.get_nowait()
             except (queue.Empty, OSError, ValueError):
                 return
-            started = next((s for j, s, _ in self.running.values() if j.key == key), None)
-            if started is not None:
-                self.estimate.progress(self.jobs[key], fraction, when - started)
+            future = next((f for f, (j, _, _) in self.running.items() if j.key == key), None)
+            if future is None:
+                continue
+            job, started, pool = self.running[future]
+            if fraction == 0:  # its worker has begun it: its time counts from here
+                self.running[future] = (job, when, pool)
+                self.note("start", when, key=key)
+            else:
+                self.estimate.progress(job, fraction, when - started)
+                self.note("progress", when, key=key, fraction=fraction)
 
     def collect(self, future) -> None:
         job, started, pool = self.running.pop(future)
@@ -210,6 +229,7 @@ class Scheduler:
             return
         self.outcomes[job.key] = Outcome(job, "done", seconds, detail)
         self.estimate.finished(job, seconds)
+        self.note("done", key=job.key, seconds=round(seconds, 3))
         done = sum(o.status == "done" for o in self.outcomes.values())
         self.display.line(
             f"[{done}/{len(self.jobs)}] {job.name}: {clock(seconds)}"
@@ -219,6 +239,7 @@ class Scheduler:
     def fail(self, job: Job, seconds: float, message: str, text: str) -> None:
         self.outcomes[job.key] = Outcome(job, "failed", seconds, message, text)
         self.estimate.failed(job)
+        self.note("failed", key=job.key)
         cancelled = self.cancel_dependents(job)
         note = f"; cancelled {len(cancelled)} jobs that need it" if cancelled else ""
         self.display.line(f"FAILED {job.name} after {clock(seconds)}: {message}{note}")
@@ -230,17 +251,20 @@ class Scheduler:
             for job in hit:
                 del self.pending[job.key]
                 self.outcomes[job.key] = Outcome(job, "cancelled", detail=failed.name)
+                self.note("cancelled", key=job.key)
                 cancelled.append(job)
             frontier = {j.key for j in hit}
         return cancelled
 
-    def status_text(self) -> str:
+    def status(self) -> None:
+        """The status line, shown and recorded with its estimate of the time left."""
         now = time.time()
         done = sum(o.status == "done" for o in self.outcomes.values())
         running = {j.key: now - s for j, s, _ in self.running.values()}
         left = self.estimate.time_left(self.pending.values(), running, self.rank)
+        self.note("status", now, left=round(left, 1))
         bar = "#" * (20 * done // len(self.jobs))
-        return (
+        self.display.status(
             f"[{bar:<20}] {clock(now - self.start)} elapsed, {done}/{len(self.jobs)} done, "
             f"{len(running)} running, about {clock(left)} left"
         )
@@ -253,16 +277,16 @@ def run_jobs(
     threads: int = 1,
     out=None,
     quiet: bool = False,
-    setup: Callable | None = None,
     heartbeat: float | None = None,
+    record: Callable[[dict], None] | None = None,
 ) -> list[Outcome]:
     """Run `execute(job.payload)` for every job on `workers` processes; one Outcome per job.
 
-    `execute` and `setup` (run once in each worker) must be importable functions. The status line
+    `execute` must be an importable function. The status line
     is redrawn in place on a terminal; elsewhere it is printed every `heartbeat` seconds (10, or
-    30 when `quiet`: CI logs show life without noise).
+    30 when `quiet`: CI logs show life without noise). `record` gets the plan and each event.
     """
     out = out or sys.stdout
     live = not quiet and out.isatty()
     display = Display(out, live, heartbeat or (30.0 if quiet else 10.0))
-    return Scheduler(jobs, execute, workers, threads, display, setup).run()
+    return Scheduler(jobs, execute, workers, threads, display, record).run()

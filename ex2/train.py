@@ -15,8 +15,6 @@ Losses and counts are summed on the device and read back once per epoch (no per-
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ex2.data import MnistTensors, shuffled_batches
 
@@ -126,10 +123,6 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def progress_is_quiet() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stderr.isatty()
-
-
 def forward_in_batches(
     model: nn.Module, inputs: torch.Tensor, batch_size: int = 2000, for_training: bool = False
 ) -> torch.Tensor:
@@ -182,8 +175,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for the whole update instead of one per tensor (faster: `make bench`).
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.lr_schedule == "cosine":
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=cfg.epochs * steps_per_epoch
@@ -201,7 +193,6 @@ def train_one_epoch(
     targets: torch.Tensor,
     objective: Objective,
     batches: list[torch.Tensor],
-    desc: str = "",
 ) -> tuple[float, float]:
     """One pass over `batches` (index tensors); returns the mean training loss and metric."""
     model.train()
@@ -209,7 +200,7 @@ def train_one_epoch(
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = units = 0
-    for idx in tqdm(batches, desc=desc, leave=False, disable=progress_is_quiet()):
+    for idx in batches:
         idx = idx.to(device)
         x, y = inputs[idx], targets[idx]
         out = model(x)
@@ -225,10 +216,16 @@ def train_one_epoch(
     return loss_sum.item() / seen, correct.item() / units
 
 
+def steps_per_epoch(images: int, batch_size: int, passes: int = 1, max_batches=None) -> int:
+    """Batches in an epoch of `passes` over `images`, at most `max_batches`."""
+    steps = passes * -(-images // batch_size)
+    return min(steps, max_batches or steps)
+
+
 def prefers_channels_last(base_channels: int) -> bool:
     """On the CPU, the 16-channel (and wider) conv stacks train faster in channels_last memory
-    layout (21.5 against 25.2 ms per step for c=16 in bench/results.json), the 4-channel ones
-    slower; `TrainConfig.channels_last` carries the choice to `fit`."""
+    layout, the 4-channel ones not (`make bench`, the Performance appendix);
+    `TrainConfig.channels_last` carries the choice to `fit`."""
     return base_channels >= 16
 
 
@@ -249,13 +246,14 @@ def fit(
     objective: Objective,
     cfg: TrainConfig,
     log: Callable[[str], None] | None = print,
-    desc: str = "train",
 ) -> History:
-    """Train for `cfg.epochs`, evaluating on the test split after each; returns the history."""
+    """Train for `cfg.epochs`, evaluating on the test split after each; returns the history.
+    `log` gets one line per epoch (the command line prints it, `prepare` reads the progress)."""
     place_model(model, train_inputs.device, cfg.channels_last)
-    steps_per_epoch = cfg.passes_per_epoch * -(-len(train_inputs) // cfg.batch_size)
-    steps_per_epoch = min(steps_per_epoch, cfg.max_batches or steps_per_epoch)
-    optimizer, schedule = make_optimizer(model, cfg, steps_per_epoch)
+    steps = steps_per_epoch(
+        len(train_inputs), cfg.batch_size, cfg.passes_per_epoch, cfg.max_batches
+    )
+    optimizer, schedule = make_optimizer(model, cfg, steps)
     generator = torch.Generator().manual_seed(
         cfg.seed
     )  # batch order; model init is seeded by the caller
@@ -269,14 +267,7 @@ def fit(
             for b in shuffled_batches(len(train_inputs), cfg.batch_size, generator)
         ][: cfg.max_batches]
         train_loss, train_metric = train_one_epoch(
-            model,
-            optimizer,
-            schedule,
-            train_inputs,
-            train_targets,
-            objective,
-            batches,
-            desc=f"{desc} {epoch}/{cfg.epochs}",
+            model, optimizer, schedule, train_inputs, train_targets, objective, batches
         )
         test_loss, test_metric = evaluate(
             model, test_inputs, test_targets, objective, cfg.eval_batch_size
@@ -314,7 +305,6 @@ def train_autoencoder(
         RECONSTRUCTION,
         cfg,
         log,
-        desc="autoencoder",
     )
 
 
@@ -335,7 +325,6 @@ def train_classifier(
         CLASSIFICATION,
         cfg,
         log,
-        desc="classifier",
     )
 
 
@@ -359,7 +348,6 @@ def train_head_on_frozen_encoder(
         CLASSIFICATION,
         cfg,
         log,
-        desc="linear head",
     )
 
 
@@ -381,7 +369,6 @@ def train_decoder_on_frozen_encoder(
         RECONSTRUCTION,
         cfg,
         log,
-        desc="decoder",
     )
 
 

@@ -9,16 +9,20 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import torch
 
-from ex2 import chapters, experiments, measurements, prepare
+from ex2 import chapters, experiments, measurements, prepare, semi
 from ex2.config import make
-from ex2.estimate import Estimate, priorities, simulate
+from ex2.estimate import PRIOR_SECONDS, Estimate, errors, priorities, replay, simulate
 from ex2.schedule import Job, run_jobs
+
+RECORDED = Path(__file__).parent / "records" / "prepare-record.jsonl"
 
 
 def fake_execute(payload) -> str:
@@ -62,6 +66,11 @@ def test_jobs_start_only_after_their_dependencies_end(tmp_path):
     assert "job measure: 0:00, metric of measure" in out.getvalue()
 
 
+def planned(job: Job) -> prepare.Planned:
+    """A fake job as `prepare.plan` gives it: no units of work to time."""
+    return prepare.Planned(job.key, job.name, job.kind, job.payload, {}, job.deps)
+
+
 def test_a_failure_cancels_only_its_dependents_and_exits_non_zero(tmp_path, monkeypatch, capsys):
     jobs = [
         fake_job(tmp_path, "a", fail=True),
@@ -70,7 +79,7 @@ def test_a_failure_cancels_only_its_dependents_and_exits_non_zero(tmp_path, monk
         fake_job(tmp_path, "d", seconds=0.5),
         fake_job(tmp_path, "e", deps=["d"]),
     ]
-    monkeypatch.setattr(prepare, "plan", lambda: jobs)
+    monkeypatch.setattr(prepare, "plan", lambda: [planned(j) for j in jobs])
     monkeypatch.setattr(prepare, "is_cached", lambda job: False)
     monkeypatch.setattr(prepare, "execute", fake_execute)
     out = io.StringIO()
@@ -138,7 +147,8 @@ def test_prepare_computes_the_plan_then_finds_it_all_cached(monkeypatch, tmp_pat
 
 def test_a_run_trained_by_a_worker_equals_the_same_run_trained_here(monkeypatch, tmp_path):
     cfg = make("autoencoder", base=4, latent=4, epochs=1, max_batches=3)
-    outcomes = run_jobs([prepare.run_job(cfg)], prepare.execute, workers=1, out=io.StringIO())
+    job = prepare.run_job(cfg).job(defaultdict(lambda: 0.01))
+    outcomes = run_jobs([job], prepare.execute, workers=1, out=io.StringIO())
     assert outcomes[0].status == "done"
     by_worker = experiments.run(cfg)
     monkeypatch.setenv("EX2_RUNS_DIR", str(tmp_path / "here"))
@@ -158,10 +168,48 @@ def test_the_book_plan_orders_every_job_after_what_it_needs(monkeypatch):
         assert all(position[d] < position[job.key] for d in job.deps)
         if job.kind in ("head", "decoder"):
             assert job.deps == (experiments.run_dir(job.payload.encoder).name,)
-        if job.kind == "method_result":  # the 100-label methods start from the autoencoder
+        if job.kind.startswith("method_result"):  # the 100-label methods start from the AE
             assert Path(experiments.run_dir(job.payload.args[2])).name in job.deps
     assert {j.kind for j in jobs} >= {"autoencoder", "classifier", "head", "decoder"}
-    assert all(j.expected > 0 for j in jobs)
+    # every job but the 1-NN floor (a few milliseconds) does work the calibration times
+    assert all(j.work and min(j.work.values()) > 0 for j in jobs if j.kind != "one_nn_accuracy")
+
+
+def test_every_measurement_of_the_full_book_has_its_work_counted():
+    kinds = {p.kind for p in prepare.plan()}
+    assert {f"method_result {m}" for m in semi.METHODS} <= kinds
+
+
+def test_a_measurement_prepare_cannot_cost_or_place_stops_the_plan(monkeypatch):
+    def unknown(cfg):
+        return 0.0
+
+    unknown.path = measurements.one_nn_accuracy.path  # a file name, as a cached measurement has
+    ae = make("autoencoder", base=4, latent=4, epochs=1, max_batches=2)
+    monkeypatch.setattr(chapters, "all_runs", lambda: [ae])
+    monkeypatch.setattr(
+        chapters, "all_measurements", lambda: [chapters.Measurement(unknown, (ae,))]
+    )
+    with pytest.raises(ValueError, match="prepare.MEASUREMENT_WORK"):
+        prepare.plan()
+    other = make("autoencoder", base=4, latent=16, epochs=1, max_batches=2)
+    found = [chapters.Measurement(measurements.reconstruction_quality, (other, ae))]
+    monkeypatch.setattr(chapters, "all_measurements", lambda: found)
+    with pytest.raises(ValueError, match="measures runs no chapter lists: autoencoder c=4 d=16"):
+        prepare.plan()
+
+
+def test_calibration_times_every_unit_it_is_given():
+    units = [
+        prepare.Unit("autoencoder", 4, 4, 256, training=True),
+        prepare.Unit("classifier", 4, 4, 10, training=True, augment=True),
+        prepare.Unit("decoder", 4, 4),
+        prepare.Unit("head", 4, 4, 10, training=True),
+        prepare.Unit("neighbours", batch=500),
+    ]
+    seconds = prepare.calibrate(units + units[:1], threads=1, workers=2, budget=0.01)
+    assert set(seconds) == set(units)
+    assert all(0 < s < 10 for s in seconds.values())
 
 
 def test_the_longest_chain_goes_first_and_the_simulation_packs_workers():
@@ -180,24 +228,28 @@ def test_the_estimate_rescales_by_what_jobs_of_a_kind_took():
     jobs = [Job(k, "", "slow", None, 10.0) for k in "abc"] + [Job("d", "", "other", None, 10.0)]
     estimate = Estimate(jobs, workers=1)
     rank = priorities(jobs, lambda j: j.expected)
+    p = PRIOR_SECONDS
     assert estimate.time_left(jobs[1:], {}, rank) == pytest.approx(30.0)
     estimate.finished(jobs[0], 40.0)  # 4x its expectation
-    # all kinds: (40 + 10 prior) / (10 + 10) = 2.5; "slow": (40 + 2.5 * 10) / (10 + 10) = 3.25
-    assert estimate.time_left(jobs[1:], {}, rank) == pytest.approx(2 * 32.5 + 25.0)
+    overall = (40 + p) / (10 + p)  # all kinds, pulled towards 1
+    slow = (40 + overall * p) / (10 + p)  # its kind, pulled towards all kinds
+    assert estimate.time_left(jobs[1:], {}, rank) == pytest.approx(20 * slow + 10 * overall)
     estimate.progress(jobs[1], 0.5, 5.0)  # b, running, is halfway after 5 s: 5 s left
-    # all: (45 + 10) / (15 + 10) = 2.2; "slow": (45 + 22) / 25 = 2.68
-    assert estimate.time_left(jobs[2:], {"b": 5.0}, rank) == pytest.approx(5 + 26.8 + 22.0)
+    overall = (45 + p) / (15 + p)
+    slow = (45 + overall * p) / (15 + p)
+    left = estimate.time_left(jobs[2:], {"b": 5.0}, rank)
+    assert left == pytest.approx(5 + 10 * slow + 10 * overall)
 
 
 def test_the_bench_schedule_sample_has_every_run_kind_upstream_first():
-    from ex2.bench_book import schedule_sample
+    from ex2.bench_book import SAMPLE_EPOCHS, schedule_sample
 
     sample = schedule_sample()
     assert {cfg.task for cfg in sample} == {"autoencoder", "classifier", "head", "decoder"}
     assert any(cfg.subset_size for cfg in sample if cfg.task == "classifier")
     assert any(cfg.subset_size for cfg in sample if cfg.task == "head")
     for i, cfg in enumerate(sample):
-        assert cfg.epochs == 1
+        assert cfg.epochs == SAMPLE_EPOCHS
         assert cfg.encoder is None or cfg.encoder in sample[:i]
 
 
@@ -212,3 +264,64 @@ def test_the_step_profile_splits_a_step_into_five_groups():
     step = profile_step(steps=1)
     assert sum(step["share"].values()) == pytest.approx(1.0)
     assert all(ms > 0 for ms in step["ms"].values())
+
+
+def test_the_record_replays_to_the_estimates_the_status_lines_showed(tmp_path):
+    jobs = [
+        fake_job(tmp_path, "a", seconds=0.6, expected=0.3),
+        fake_job(tmp_path, "b", deps=["a"], seconds=0.3, expected=0.3),
+        fake_job(tmp_path, "c", seconds=0.4, expected=0.8),
+    ]
+    events = []
+    run_jobs(jobs, fake_execute, workers=2, out=io.StringIO(), heartbeat=0.1, record=events.append)
+    assert [e["event"] for e in events[:2]] == ["plan", "status"] and events[-1]["event"] == "end"
+    assert sorted(e["key"] for e in events if e["event"] == "done") == ["a", "b", "c"]
+    shown = [(e["t"], e["left"]) for e in events if e["event"] == "status"]
+    assert len(shown) >= 3
+    again = replay(json.loads(json.dumps(events)))  # as read back from a JSON-lines file
+    assert [t for t, _ in again] == [t for t, _ in shown]
+    assert all(abs(a - b) < 0.1 for (_, a), (_, b) in zip(again, shown))
+
+
+def test_estimate_errors_are_judged_against_the_time_actually_left():
+    exact = [(t, 300.0 - t) for t in range(0, 300, 10)]
+    judged = errors(exact, end=300.0)
+    assert judged["first"] == 0 and judged["worst"] == 0 and judged["within_tolerance"]
+    assert judged["largest_jump"] == pytest.approx(1.0)
+    late = [(t, (300.0 - t) * (1.5 if t == 120 else 1.0)) for t in range(0, 300, 10)]
+    judged = errors(late, end=300.0)
+    assert judged["worst"] == pytest.approx(0.5) and not judged["within_tolerance"]
+    assert judged["largest_jump"] == pytest.approx(1.5)
+    # near the end one status interval is tolerated
+    assert errors([(100, 28.0), (110, 8.0)], end=120.0)["within_tolerance"]
+
+
+def test_the_estimate_holds_on_a_recorded_full_build():
+    """A full build's record (`prepare --record`, 2-core Xeon shared with other work): replayed
+    through this estimator, every status line from the second minute on is within 20 % of the
+    time actually left (or one status interval near the end), and none changes the estimate of
+    the one before by 2x or more."""
+    events = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    end = next(e["t"] for e in events if e["event"] == "end")
+    assert end > 300 and sum(e["event"] == "done" for e in events) == 54
+    judged = errors(replay(events), end)
+    assert judged["within_tolerance"], judged
+    assert judged["largest_jump"] < 2, judged
+
+
+def test_make_n_book_is_a_dry_run(tmp_path):
+    """`make -n book` prints the phases' commands and runs none of them (no training, no TeX)."""
+    runs = tmp_path / "runs"
+    env = {**os.environ, "EX2_RUNS_DIR": str(runs), "MAKEFLAGS": ""}
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        ["make", "-n", "book", f"OUT={tmp_path}"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "-m ex2 prepare --record" in proc.stdout and "jupyter-book build" in proc.stdout
+    assert not runs.exists() and not (tmp_path / "_build").exists()
