@@ -78,10 +78,11 @@ pdf: prepare $(PDF)
 prepare: $(STAMP)
 	$(PY) -m ex2 prepare
 
-# Rewritten only when the profile, folders or git commit change, so that those rebuild the book too.
+# Rewritten only when the profile, folders, authors or git commit change, so that those rebuild the
+# book too.
 $(STATE): FORCE
 	@mkdir -p $(BUILD); \
-	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
+	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} authors=$${EX2_AUTHORS:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
 	if [ "$$s" != "$$(cat $@ 2>/dev/null)" ]; then echo "$$s" > $@; fi
 
 $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)
