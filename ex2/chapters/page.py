@@ -121,5 +121,5 @@ def claims_table(claims: list[Claim], caption: str = "", label: str = "") -> Mar
         for c in claims
     ]
     return table(
-        ["claim", "measured", "condition", "result"], rows, [20, 40, 30, 10], caption, label
+        ["claim", "measured", "condition", "result"], rows, [24, 38, 30, 8], caption, label
     )
