@@ -42,7 +42,8 @@ JB        := .venv/bin/jupyter-book
 # -W + --keep-going: every warning (a failing cell included) fails the build, after reporting all.
 # --all: re-read every page, so pages whose source did not change still pick up new results.
 JB_FLAGS  := --warningiserror --keep-going --all --path-output $(OUT)
-BOOK_SRC  := _config.yml _toc.yml $(wildcard book/*.md book/_ext/*.py book/_static/* bench/*.json)
+BOOK_SRC  := _config.yml _toc.yml references.bib \
+             $(wildcard book/*.md book/_ext/*.py book/_ext/templates/* book/_static/* bench/*.json)
 CODE_SRC  := $(sort $(wildcard ex2/*.py ex2/chapters/*.py verify/*.py))
 HTML_OK   := $(BUILD)/html/.built
 PDF       := $(BUILD)/ex2-book.pdf
