@@ -63,7 +63,7 @@ def fit_tick_labels(ax, labels: list[str], slot_inches: float, fontsize: float =
 def training_curves(histories: dict[str, History], title: str = "") -> plt.Figure:
     """Loss (left) and metric (right) per epoch; train dashed, test solid, one colour per run. One
     legend above both panels: the runs by colour, train and test by line style."""
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.8), layout="constrained")
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.6), layout="constrained")
     for i, h in enumerate(histories.values()):
         colour = f"C{i}"
         epochs = np.arange(1, len(h.train_loss) + 1)
@@ -95,7 +95,7 @@ def image_rows(
 ) -> plt.Figure:
     """One row of 28x28 images per entry (e.g. input, then reconstructions), aligned by column."""
     n_rows, n_cols = len(rows), len(next(iter(rows.values())))
-    side = min(0.6, (TEXT_WIDTH - 1.0) / n_cols)
+    side = min(0.48, (TEXT_WIDTH - 1.0) / n_cols)  # small enough to share a page with a plot
     fig, axes = plt.subplots(
         n_rows, n_cols, figsize=(side * n_cols + 1.0, side * n_rows + 0.3), squeeze=False
     )
