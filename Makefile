@@ -52,7 +52,8 @@ JB        := .venv/bin/jupyter-book
 # -W + --keep-going: every warning (a failing cell included) fails the build, after reporting all.
 # --all: re-read every page, so pages whose source did not change still pick up new results.
 JB_FLAGS  := --warningiserror --keep-going --all --path-output $(OUT)
-BOOK_SRC  := _config.yml _toc.yml $(wildcard book/*.md book/_ext/*.py book/_static/* bench/*.json)
+BOOK_SRC  := _config.yml _toc.yml references.bib \
+             $(wildcard book/*.md book/_ext/*.py book/_ext/templates/* book/_static/* bench/*.json)
 CODE_SRC  := $(sort $(wildcard ex2/*.py ex2/chapters/*.py verify/*.py))
 HTML_OK   := $(BUILD)/html/.built
 PDF       := $(BUILD)/ex2-book.pdf
@@ -98,10 +99,11 @@ pdf: prepare $(PDF)
 prepare: $(STAMP)
 	$(PY) -m ex2 prepare
 
-# Rewritten only when the profile, folders or git commit change, so that those rebuild the book too.
+# Rewritten only when the profile, folders, authors or git commit change, so that those rebuild the
+# book too.
 $(STATE): FORCE
 	@mkdir -p $(BUILD); \
-	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
+	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} authors=$${EX2_AUTHORS:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
 	if [ "$$s" != "$$(cat $@ 2>/dev/null)" ]; then echo "$$s" > $@; fi
 
 $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)

@@ -54,10 +54,15 @@ def pm(values, scale: float = 100.0, decimals: int = 2) -> str:
     return f"{m:.{decimals}f} ± {s:.{decimals}f}"
 
 
+LIST_MARKER = re.compile(r"^(\d+)([.)])(?=\s)|^([-+*])(?=\s)")
+
+
 def cell(value) -> str:
-    """A table cell: strings as they are, integers as integers, other floats to 4 digits."""
+    """A table cell: strings as they are (except that a leading list marker, "3. " or "+ ", is
+    escaped: a list-table cell is Markdown, and would become a list), integers as integers, other
+    floats to 4 digits."""
     if isinstance(value, str):
-        return value
+        return LIST_MARKER.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", value)
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):

@@ -1,46 +1,103 @@
 """Figures for the book. Each function takes results (histories, models, images) and returns a
-Figure."""
+Figure.
+
+Figures are drawn at print size: at most `TEXT_WIDTH` wide (the PDF's text width), text in `STYLE`'s
+sizes (8-10 pt), so that the PDF, which places a figure at its own size, prints every label at the
+size it was set in. `ex2.chapters.page.figure` saves them as vector graphics (SVG for the HTML, PDF
+for LaTeX). `drawn_by` labels each figure with the function that drew it, which its caption names.
+"""
 
 from __future__ import annotations
+
+import functools
+import textwrap
 
 # No backend is forced: notebooks keep their inline backend and show the figures.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from ex2.formatting import mean_std
 from ex2.train import History
 
+TEXT_WIDTH = 7.0  # inches: US letter (8.5 in) less the 0.75 in side margins set in _config.yml
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "figure.titlesize": 10,
+}
+SEPARATOR = "#6f8fb8"  # between digit images: a colour no pen stroke has (white would read as ink)
 
+
+def drawn_by(draw):
+    """Draw in `STYLE` and label the figure `module.function`, for its caption."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            fig = draw(*args, **kwargs)
+            fig.draw_without_rendering()  # ticks are made lazily: make them in this style
+        fig.set_label(f"{draw.__module__}.{draw.__qualname__}")
+        return fig
+
+    return wrapper
+
+
+def fit_tick_labels(ax, labels: list[str], slot_inches: float, fontsize: float = 8) -> None:
+    """Put labels on ticks 0, 1, ..., each line wrapped to the width of its slot, so that no two
+    labels overlap (an average character is about 0.55 em wide)."""
+    chars = max(6, int(slot_inches * 72 / (0.55 * fontsize)))
+    wrapped = [
+        "\n".join(textwrap.fill(line, chars) for line in label.split("\n")) for label in labels
+    ]
+    ax.set_xticks(range(len(labels)), wrapped, fontsize=fontsize)
+
+
+@drawn_by
 def training_curves(histories: dict[str, History], title: str = "") -> plt.Figure:
-    """Loss (left) and metric (right) per epoch; train dashed, test solid, one colour per run."""
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for i, (label, h) in enumerate(histories.items()):
+    """Loss (left) and metric (right) per epoch; train dashed, test solid, one colour per run. One
+    legend above both panels: the runs by colour, train and test by line style."""
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.6), layout="constrained")
+    for i, h in enumerate(histories.values()):
         colour = f"C{i}"
         epochs = np.arange(1, len(h.train_loss) + 1)
-        ax_loss.plot(epochs, h.train_loss, "--", color=colour, label=f"{label} train")
-        ax_loss.plot(epochs, h.test_loss, "-", color=colour, label=f"{label} test")
+        ax_loss.plot(epochs, h.train_loss, "--", color=colour)
+        ax_loss.plot(epochs, h.test_loss, "-", color=colour)
         ax_metric.plot(epochs, h.train_metric, "--", color=colour)
         ax_metric.plot(epochs, h.test_metric, "-", color=colour)
         loss_name, metric_name = h.loss_name, h.metric_name.replace("_", " ")
     ax_loss.set(xlabel="epoch", ylabel=f"{loss_name} loss", yscale="log")
     ax_metric.set(xlabel="epoch", ylabel=metric_name)
-    ax_loss.legend(fontsize=7, ncol=2 if len(histories) > 2 else 1)
     for ax in (ax_loss, ax_metric):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs
         ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=f"C{i}", label=label) for i, label in enumerate(histories)]
+    handles += [
+        Line2D([], [], color="0.3", linestyle="--", label="train"),
+        Line2D([], [], color="0.3", label="test"),
+    ]
+    columns = len(handles) if len(handles) <= 6 else -(-len(handles) // 2)
+    fig.legend(handles=handles, loc="outside upper center", ncol=columns, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@drawn_by
 def image_rows(
     rows: dict[str, torch.Tensor], title: str = "", col_labels: list[str] | None = None
 ) -> plt.Figure:
     """One row of 28x28 images per entry (e.g. input, then reconstructions), aligned by column."""
     n_rows, n_cols = len(rows), len(next(iter(rows.values())))
+    side = min(0.48, (TEXT_WIDTH - 1.0) / n_cols)  # small enough to share a page with a plot
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(0.75 * n_cols + 1.4, 0.8 * n_rows + 0.4), squeeze=False
+        n_rows, n_cols, figsize=(side * n_cols + 1.0, side * n_rows + 0.3), squeeze=False
     )
     for r, (label, images) in enumerate(rows.items()):
         for c in range(n_cols):
@@ -53,15 +110,19 @@ def image_rows(
             if r == 0 and col_labels:
                 ax.set_title(col_labels[c], fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     fig.tight_layout(pad=0.3)
     return fig
 
 
+@drawn_by
 def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
-    """Row-normalised test-set confusion matrices side by side, in percent. Sized for the page
-    width, with 8 pt cell labels; cells under 1 % stay blank so the errors that matter stand out."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
+    """Row-normalised test-set confusion matrices side by side, in percent, with 8 pt cell labels;
+    cells under 1 % stay blank so the errors that matter stand out."""
+    width = min(TEXT_WIDTH, 3.3 * len(panels))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(width, width / len(panels) + 0.3), squeeze=False
+    )
     for ax, (title, (labels, predictions)) in zip(axes[0], panels.items()):
         counts = np.zeros((10, 10))
         np.add.at(counts, (labels, predictions), 1)
@@ -79,90 +140,112 @@ def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
                     color="white" if v > 60 else "black",
                 )
         ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit")
-        ax.tick_params(labelsize=8)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
+@drawn_by
 def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
-    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28])."""
+    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28]), the
+    images framed by thin coloured lines."""
     names = list(sources)
-    fig, axes = plt.subplots(10, len(names), figsize=(3.2 * len(names), 8.6), squeeze=False)
+    k = len(sources[names[0]][0])
+    column = min(3.2, (TEXT_WIDTH - 0.3) / len(names))
+    fig, axes = plt.subplots(
+        10,
+        len(names),
+        figsize=(column * len(names) + 0.3, 10 * column * 30 / (30 * k + 2) + 0.5),
+        squeeze=False,
+    )
+    cmap = plt.get_cmap("gray").with_extremes(bad=SEPARATOR)
     for col, name in enumerate(names):
         for digit in range(10):
             strip = torch.cat(
                 [
-                    torch.nn.functional.pad(img.reshape(28, 28), (1, 1), value=1.0)
+                    torch.nn.functional.pad(img.reshape(28, 28), (1, 1, 1, 1), value=float("nan"))
                     for img in sources[name][digit]
                 ],
                 dim=1,
             )
             ax = axes[digit, col]
-            ax.imshow(strip.numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(strip.numpy(), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel(str(digit), rotation=0, ha="right", va="center")
             if digit == 0:
-                ax.set_title(name, fontsize=9)
+                ax.set_title(name)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     fig.tight_layout(pad=0.3)
     return fig
 
 
+@drawn_by
 def strip_plot(
     groups: dict[str, list[float]], ylabel: str, title: str = "", scale: float = 1.0
 ) -> plt.Figure:
     """Each method's values (times `scale`) as dots, one per draw or seed, with the mean as a bar
     and ±1 std."""
-    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 3.4))
+    width = min(TEXT_WIDTH, 1.4 * len(groups) + 1.2)
+    fig, ax = plt.subplots(figsize=(width, 3.2), layout="constrained")
     for i, values in enumerate(groups.values()):
         v = scale * np.asarray(values, dtype=float)
         jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
         ax.scatter(i + jitter, v, color=f"C{i}", alpha=0.8, zorder=3)
         mean, std = mean_std(v)
         ax.errorbar(i + 0.3, mean, yerr=std, fmt="_", color=f"C{i}", markersize=18, capsize=4)
-    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    fit_tick_labels(ax, list(groups), 0.9 * (width - 0.8) / len(groups))
     ax.set(ylabel=ylabel)
     ax.grid(alpha=0.3, axis="y")
     if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+        ax.set_title(title)
     return fig
 
 
+@drawn_by
 def scatter_2d(panels: dict[str, np.ndarray], labels: np.ndarray, title: str = "") -> plt.Figure:
-    """2-D embeddings side by side, points coloured by digit."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    """2-D embeddings side by side, points coloured by digit (the points as an image at print
+    resolution: thousands of vector dots would make the page slow to open)."""
+    side = min(3.4, (TEXT_WIDTH - 0.8) / len(panels))
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(side * len(panels) + 0.8, side + 0.3),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, (name, xy) in zip(axes[0], panels.items()):
-        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
-        ax.set_title(name, fontsize=9)
+        points = ax.scatter(
+            xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5, rasterized=True
+        )
+        ax.set_title(name)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(points, ax=axes[0].tolist(), ticks=range(10), label="digit", shrink=0.8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig
 
 
+@drawn_by
 def accuracy_curve(accuracies: list[float], xlabel: str) -> plt.Figure:
     """Accuracy (fractions, shown in percent) against a step 0, 1, 2, ..."""
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = plt.subplots(figsize=(4.5, 2.8), layout="constrained")
     ax.plot(range(len(accuracies)), [100 * a for a in accuracies], "o-")
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)", ylim=(0, 100))
     ax.set_xticks(range(len(accuracies)))
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
+@drawn_by
 def bars_with_dots(
     groups: dict[str, list[float]], ylabel: str, line: float | None = None, scale: float = 100.0
 ) -> plt.Figure:
     """Mean ± std bars of several methods, each draw as a black dot (values times `scale`)."""
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 3.2), layout="constrained")
     values = [scale * np.asarray(v, dtype=float) for v in groups.values()]
     means = [v.mean() for v in values]
     stds = [mean_std(v)[1] for v in values]
@@ -176,11 +259,10 @@ def bars_with_dots(
     )
     for i, v in enumerate(values):
         ax.scatter([i] * len(v), v, color="black", s=8, zorder=3)
-    ax.set_xticks(range(len(values)), list(groups), fontsize=8)
+    fit_tick_labels(ax, list(groups), 0.9 * (TEXT_WIDTH - 0.8) / len(groups))
     low = min(v.min() for v in values)
     ax.set(ylabel=ylabel, ylim=(max(0.0, low - 5), 100))
     if line is not None:
         ax.axhline(line, color="gray", linestyle="--", linewidth=1)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
     return fig

@@ -1,9 +1,12 @@
 """The smoke build's HTML in a real browser: Debian's headless Chromium, driven by Playwright.
 
 Every page of the ToC is served from 127.0.0.1 and opened; the checks are what a reader sees:
-MathJax has typeset all the math (no raw TeX left), every image decoded, no console error, no
-request leaves the machine, every same-site link answers and every `#anchor` exists on its page.
-Each page's full-length screenshot is saved to `<build>/screenshots/<docname>.png` to look at.
+MathJax has typeset all the math (at least as many formulas as the page's source has, no raw TeX
+left, not even a single `$x$`, no MathJax error), every image decoded, no console error, no
+request leaves the machine, every same-site link answers and every `#anchor` exists on its page,
+and the page is not blank: its full-length screenshot (saved to `<build>/screenshots/<docname>.png`)
+has ink in the article on at least MIN_INK_ROWS rows. The same checks run on copies of the Q1 page
+with a defect planted (`test_browser_checks_catch_*`): a check that stops finding anything fails.
 
 The browser is the system's (`chromium-headless-shell` or `chromium`, or EX2_CHROMIUM), never one
 downloaded by Playwright; `make test-deps` installs Debian's `chromium-headless-shell`.
@@ -12,6 +15,7 @@ downloaded by Playwright; `make test-deps` installs Debian's `chromium-headless-
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import urllib.error
@@ -21,8 +25,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pytest
-from book_build import Refs, toc_docnames
+from book_build import Expected, Refs, expected, toc_docnames
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +64,7 @@ async () => {
   const raw = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const t = n.textContent;
-    const at = t.search(/\\\(|\\\)|\\\[|\\\]|\$\$/);
+    const at = t.search(/\\\(|\\\)|\\\[|\\\]|\$\$|\$[^\s$][^$\n]{0,80}?\$/);
     if (at >= 0) raw.push(t.slice(Math.max(0, at - 30), at + 50));
   }
   return {count: maths.length, containers: document.querySelectorAll('mjx-container').length,
@@ -81,6 +87,13 @@ async () => {
 """
 
 LINKS_JS = "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
+
+# The article's box on the full-length page (CSS pixels = screenshot pixels at scale 1).
+ARTICLE_JS = """
+() => { const r = document.querySelector('article').getBoundingClientRect();
+        return [r.left + scrollX, r.top + scrollY, r.width, r.height]; }
+"""
+MIN_INK_ROWS = 300  # rows of the article with anything on them: a heading and a line are ~60
 
 
 def chromium_executable() -> str:
@@ -174,14 +187,27 @@ def broken_links(hrefs: list[str], site: str, index: SiteIndex) -> list[str]:
     return broken
 
 
-@pytest.mark.parametrize("docname", toc_docnames())
-def test_page_in_browser(docname, browser, site, site_index, built_book):
+def ink_rows(screenshot: Path, box) -> int:
+    """Rows of the article's box in a screenshot with a pixel that differs from the background."""
+    image = np.asarray(Image.open(screenshot).convert("L"), dtype=np.int16)
+    left, top, width, height = (int(round(v)) for v in box)
+    article = image[top : top + height, left : left + width]
+    if article.size == 0:
+        return 0
+    background = np.median(article)
+    return int((np.abs(article - background) > 40).any(axis=1).sum())
+
+
+def inspect(browser, url: str, shot: Path, doctored: str | None = None) -> dict:
+    """Open a page (with `doctored`, that HTML served at its URL) and read what a reader sees."""
     outside: list[str] = []
     console: list[str] = []
 
     def route(route):
         parts = urlsplit(route.request.url)
-        if parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS:
+        if doctored is not None and route.request.url == url:
+            route.fulfill(body=doctored, content_type="text/html")
+        elif parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS:
             route.continue_()
         else:
             outside.append(route.request.url)
@@ -193,32 +219,75 @@ def test_page_in_browser(docname, browser, site, site_index, built_book):
         page = context.new_page()
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
-        response = page.goto(site + f"{docname}.html", wait_until="load")
-        assert response is not None and response.status == 200, f"{docname}.html not served"
-        math = page.evaluate(MATH_JS)
-        images = page.evaluate(IMAGES_JS)
-        links = broken_links(page.evaluate(LINKS_JS), site, site_index)
-        shot = built_book / "screenshots" / f"{docname}.png"
+        response = page.goto(url, wait_until="load")
+        assert response is not None and response.status == 200, f"{url} not served"
+        seen = {
+            "math": page.evaluate(MATH_JS),
+            "images": page.evaluate(IMAGES_JS),
+            "links": page.evaluate(LINKS_JS),
+            "article": page.evaluate(ARTICLE_JS),
+        }
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shot), full_page=True)
     finally:
         context.close()
+    seen.update(outside=outside, console=console, ink_rows=ink_rows(shot, seen["article"]))
+    return seen
 
-    problems = []
+
+def reader_problems(seen: dict, want: Expected) -> list[str]:
+    math, images, problems = seen["math"], seen["images"], []
     if math["untypeset"] or math["errors"] or math["raw"]:
         problems.append(
             f"math not typeset by MathJax ({math['count']} formulas, {math['containers']} "
             f"typeset): untypeset {math['untypeset'][:5]}, errors {math['errors'][:5]}, "
             f"raw TeX in the text {math['raw'][:5]}"
         )
+    if math["count"] < want.math:
+        problems.append(f"{math['count']} formulas, the page's source has at least {want.math}")
     if images["bad"]:
         problems.append(
             f"{len(images['bad'])} of {images['count']} images not decoded: {images['bad']}"
         )
-    if console:
-        problems.append(f"console errors: {console}")
-    if outside:
-        problems.append(f"requests leaving the machine (aborted): {outside}")
+    if seen["console"]:
+        problems.append(f"console errors: {seen['console']}")
+    if seen["outside"]:
+        problems.append(f"requests leaving the machine (aborted): {seen['outside']}")
+    if seen["ink_rows"] < MIN_INK_ROWS:
+        problems.append(f"near-blank: ink on {seen['ink_rows']} rows of the article")
+    return problems
+
+
+@pytest.mark.parametrize("docname", toc_docnames())
+def test_page_in_browser(docname, browser, site, site_index, built_book):
+    shot = built_book / "screenshots" / f"{docname}.png"
+    seen = inspect(browser, site + f"{docname}.html", shot)
+    problems = reader_problems(seen, expected(built_book, docname))
+    links = broken_links(seen["links"], site, site_index)
     if links:
         problems.append(f"broken links: {links}")
     assert not problems, f"{docname} (screenshot {shot}):\n" + "\n".join(problems)
+
+
+# Defects planted in a copy of the Q1 page: (what is replaced, by what, what the check says).
+PLANTED = {
+    "a single raw $x$": ('<article class="bd-article">', "\\g<0><p>Let $x$ be raw.</p>", "raw TeX"),
+    "math as plain text": (r'class="math notranslate nohighlight"', 'class="x"', "formulas, the"),
+    "a MathJax error": (
+        '<article class="bd-article">',
+        '\\g<0><p><span class="math notranslate nohighlight">\\\\(\\\\frac{1}\\\\)</span></p>',
+        "errors ['",
+    ),
+    "an empty article": (r'(<article class="bd-article">).*(</article>)', r"\1\2", "near-blank"),
+}
+
+
+@pytest.mark.parametrize("defect", PLANTED)
+def test_browser_checks_catch_a_planted_defect(defect, browser, site, built_book, tmp_path):
+    pattern, replacement, message = PLANTED[defect]
+    page = (built_book / "html" / "book" / "q1.html").read_text(encoding="utf-8")
+    doctored, n = re.subn(pattern, replacement, page, flags=re.DOTALL)
+    assert n >= 1, f"nothing to plant {defect!r} in"
+    seen = inspect(browser, site + "book/q1.html", tmp_path / "q1.png", doctored)
+    problems = reader_problems(seen, expected(built_book, "book/q1"))
+    assert any(message in p for p in problems), problems

@@ -24,6 +24,15 @@ def test_number_formats():
 
 def test_table_cells_format_by_type():
     assert F.cell("x|y") == "x|y"
+    # a leading list marker would turn the cell into a list (Table 9.1's "3. + augmentation")
+    assert F.cell("3. + augmentation") == "3\\. + augmentation"
+    assert [F.cell(s) for s in ("+ x", "- x", "* x", "2) x")] == [
+        "\\+ x",
+        "\\- x",
+        "\\* x",
+        "2\\) x",
+    ]
+    assert [F.cell(s) for s in ("3.5", "-1", "a + b", "2.0 s")] == ["3.5", "-1", "a + b", "2.0 s"]
     assert [F.cell(v) for v in (True, np.bool_(False))] == ["yes", "no"]
     assert [F.cell(v) for v in (3, np.int64(60000), 2.0)] == ["3", "60,000", "2"]
     assert F.cell(0.123456) == "0.1235"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ex2.plots import TEXT_WIDTH, drawn_by
+
 
 def _as_grid(a) -> np.ndarray:
     """A (1, 1, n) or (1, 1, h, w) array as a 2D grid (1 x n or h x w)."""
@@ -30,7 +32,7 @@ def _annotated_grid(ax, grid, vmin, vmax, title, window=None, mismatch=None):
             _fmt(v),
             ha="center",
             va="center",
-            fontsize=12,
+            fontsize=9,
             color="white" if v > mid else "black",
         )
     if window:  # pooling windows of the input
@@ -42,11 +44,12 @@ def _annotated_grid(ax, grid, vmin, vmax, title, window=None, mismatch=None):
     if mismatch is not None:  # outline the entries that differ
         for r, c in zip(*np.nonzero(mismatch), strict=True):
             ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="crimson", lw=2.5))
-    ax.set_title(title, fontsize=12)
+    ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
+@drawn_by
 def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> plt.Figure:
     """One row per counterexample of :func:`verify.shift.check_not_equivariant`.
 
@@ -59,7 +62,7 @@ def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> 
     if not panels:
         raise ValueError("no counterexample to draw")
     fig, axes = plt.subplots(
-        len(panels), 5, figsize=(9, 2.3 * len(panels)), squeeze=False, layout="constrained"
+        len(panels), 5, figsize=(TEXT_WIDTH, 1.8 * len(panels)), squeeze=False, layout="constrained"
     )
     for row, (label, d) in zip(axes, panels.items(), strict=True):
         x, sx = _as_grid(d["input"]), _as_grid(d["shifted_input"])
@@ -75,10 +78,11 @@ def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> 
         _annotated_grid(row[2], px, vmin, vmax, "$P(x)$")
         _annotated_grid(row[3], psx, vmin, vmax, "$P(S_s x)$", mismatch=mismatch)
         _annotated_grid(row[4], spx, vmin, vmax, f"$S_t P(x)$, $t={t_txt}$", mismatch=mismatch)
-        row[0].set_ylabel(label, fontsize=12)
+        row[0].set_ylabel(label, fontsize=9)
     return fig
 
 
+@drawn_by
 def jacobian_comparison(
     derived,
     autograd,
@@ -106,7 +110,7 @@ def jacobian_comparison(
     rows, cols = derived.shape
     # tall matrices (channels stacked) are squeezed vertically: a page fits the figure
     height = min(3.4, 1.4 + 2.0 * rows / cols)
-    fig, axes = plt.subplots(1, 3, figsize=(9, height), layout="constrained", sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH, height), layout="constrained", sharey=True)
     panels = [
         (derived, "derived (closed form)"),
         (autograd, "autograd"),
@@ -124,16 +128,17 @@ def jacobian_comparison(
         if channel_rows:
             for r in range(channel_rows, rows, channel_rows):
                 ax.axhline(r - 0.5, color="black", lw=1.5)
-        ax.set_title(name, fontsize=12)
-        ax.set_xlabel("input index $j$", fontsize=11)
-    axes[0].set_ylabel("output index $i$", fontsize=11)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("input index $j$", fontsize=9)
+    axes[0].set_ylabel("output index $i$", fontsize=9)
     cbar = fig.colorbar(im, ax=list(axes), shrink=0.8)
-    cbar.set_label(r"$J_{ij} = \partial y_i / \partial x_j$", fontsize=12)
+    cbar.set_label(r"$J_{ij} = \partial y_i / \partial x_j$", fontsize=9)
     if title:
         fig.suptitle(title)
     return fig
 
 
+@drawn_by
 def conv2d_jacobian(data: dict) -> plt.Figure:
     """:func:`jacobian_comparison` of a :func:`verify.jacobian.check_conv2d_jacobian` result.
 

@@ -112,10 +112,10 @@ def verdict(r: ClaimResult) -> str:
     return "**PASS**" if r.passed else "**FAIL**"
 
 
-def condensed_table(rep: Report, *questions: str) -> str:
+def condensed_table(rep: Report, *questions: str, caption: str = "") -> str:
     """One line per claim: id, the measured value against its bound, PASS/FAIL."""
     rows = [[f"`{r.id}`", f"${tex(r.error)} {bound(r)}$", verdict(r)] for r in rep.of(*questions)]
-    return table(["check", "measured", "result"], rows, [56, 30, 14])
+    return table(["check", "measured", "result"], rows, [56, 30, 14], caption=caption)
 
 
 def full_table(rep: Report, *questions: str, caption: str = "") -> str:
@@ -134,14 +134,16 @@ def full_table(rep: Report, *questions: str, caption: str = "") -> str:
     return table(headers, rows, [43, 22, 15, 12, 8], caption=caption)
 
 
-def summary_table(rep: Report) -> str:
+def summary_table(rep: Report, caption: str = "") -> str:
     """Checks and passes per question, and in all."""
     rows = [
         [q, TOPICS.get(q, ""), str(len(rep.of(q))), str(sum(r.passed for r in rep.of(q)))]
         for q in rep.questions
     ]
     rows.append(["**all**", "every claim above", str(len(rep.results)), str(rep.passed)])
-    return table(["question", "answer", "checks", "passed"], rows, [11, 67, 11, 11])
+    return table(
+        ["question", "answer", "checks", "passed"], rows, [11, 67, 11, 11], caption=caption
+    )
 
 
 def exact_or_rounding(rep: Report, *claim_ids: str) -> str:
@@ -154,7 +156,7 @@ def _vector(a) -> str:
     return "$(" + ", ".join(f"{v:g}" for v in np.ravel(a)) + ")$"
 
 
-def pooling_table(rep: Report, max_id: str, avg_id: str) -> str:
+def pooling_table(rep: Report, max_id: str, avg_id: str, caption: str = "") -> str:
     """The 1D pooling counterexamples (max and mean), quantity by quantity."""
     d = {"max": rep[max_id].data, "avg": rep[avg_id].data}
     rows = [
@@ -170,7 +172,7 @@ def pooling_table(rep: Report, max_id: str, avg_id: str) -> str:
     rows.insert(1, ["shift $s$", *(f"${d[k]['shift'][0]}$" for k in d)])
     rows.append(["closest output shift $t$", *(f"${d[k]['output_shift'][0]}$" for k in d)])
     rows.append(["violation", *(f"${tex(rep[i].error)}$" for i in (max_id, avg_id))])
-    return table(["quantity", "max pooling", "mean pooling"], rows, [36, 32, 32])
+    return table(["quantity", "max pooling", "mean pooling"], rows, [36, 32, 32], caption=caption)
 
 
 def shifts_text(r: ClaimResult) -> str:

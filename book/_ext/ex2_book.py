@@ -16,9 +16,15 @@ r"""Sphinx extension for this book (loaded through `sphinx.local_extensions` in 
 5. HTML: each inline script once. Sphinx 7.4 adds the inline scripts that extensions register after
    the builder started (sphinx-thebe's `const THEBE_JS_URL = ...`, sphinx-togglebutton's selector)
    twice to every page; the second `const` is a SyntaxError in the browser's console.
+6. The authors, from one setting: `EX2_AUTHORS` if set, else `_config.yml`'s `author`, as
+   "Name (ID); Name (ID)". The PDF's title page gets one name per column (LaTeX's `\and`), every
+   HTML page's header the list (the template `templates/ex2-authors.html`).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
@@ -235,6 +241,28 @@ def assign_figure_numbers_after_lettering(original):
     return assign_figure_numbers
 
 
+AUTHORS_VARIABLE = "EX2_AUTHORS"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def author_names(setting: str) -> list[str]:
+    return [name.strip() for name in setting.split(";") if name.strip()]
+
+
+def apply_authors(app, config) -> None:
+    """Authors from EX2_AUTHORS (else `author`) into the LaTeX title page and the HTML header."""
+    config.author = os.environ.get(AUTHORS_VARIABLE, "").strip() or config.author
+    names = author_names(config.author)
+    latex_author = r" \and ".join(texescape.escape(name) for name in names)
+    config.latex_documents = [(*doc[:3], latex_author, *doc[4:]) for doc in config.latex_documents]
+    config.html_context = {**config.html_context, "ex2_authors": names}
+    options = dict(config.html_theme_options or {})
+    start = options.get("article_header_start", ["toggle-primary-sidebar.html"])
+    options["article_header_start"] = [*start, "ex2-authors.html"]
+    config.html_theme_options = options
+    config.templates_path = [*config.templates_path, str(TEMPLATES)]
+
+
 def inline_scripts_once(app, pagename, templatename, context, doctree) -> None:
     """Drop repeated scripts from a page; an inline one is registered once with the file name None
     and once with '' (sphinx/builders/html/__init__.py, prepare_writing)."""
@@ -263,6 +291,7 @@ def setup(app):
         TocTreeCollector.assign_figure_numbers = assign_figure_numbers_after_lettering(
             TocTreeCollector.assign_figure_numbers
         )
+    app.connect("config-inited", apply_authors, priority=950)  # after sphinx-external-toc: root_doc
     app.connect("env-before-read-docs", read_in_toc_order)
     app.add_config_value("ex2_appendix_part", "Appendices", "env", [str])
     app.add_post_transform(BookStructureForLatex)

@@ -35,6 +35,7 @@ CHAPTERS = (
     "code",
     "performance",
     "provenance",
+    "references",
 )
 WITH_EXPERIMENTS = ("q1", "q2", "q3", "q4", "spread", "shift", "latent", "labels100")
 
