@@ -61,8 +61,9 @@ PDF_HTML  := $(BUILD)/html/_static/ex2-book.pdf
 STATE     := $(BUILD)/.build-state
 TEX_PKGS  := texlive-xetex texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
 BROWSER_PKGS := chromium-headless-shell
-# jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
-JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
+# jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it. The pages
+# import this checkout's ex2, even where .venv holds an editable install of another clone.
+JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PYTHONPATH=$(CURDIR) LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
 # jupyter-cache keys on code cells only. What else changes cell outputs (the ex2/verify source, the
 # bench results, the profile, the runs and data folders) is fingerprinted; a new fingerprint empties
