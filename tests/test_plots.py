@@ -196,8 +196,9 @@ def every_figure() -> dict[str, plt.Figure]:
             {name: list(rng.uniform(0.6, 0.95, 10)) for name in LONG_NAMES},
             ylabel="test accuracy (%)",
         ),
-        "conv2d_jacobian": figures.conv2d_jacobian(check_conv2d_jacobian().data),
-        "pooling_counterexample": figures.pooling_counterexample(
+        # drawn as the theory page draws them: verify's own functions in the book's style
+        "conv2d_jacobian": plots.drawn_by(figures.conv2d_jacobian)(check_conv2d_jacobian().data),
+        "pooling_counterexample": plots.drawn_by(figures.pooling_counterexample)(
             {"max pooling": pooled.data, "mean pooling": pooled.data}
         ),
     }
@@ -267,13 +268,16 @@ def test_white_pixel_check_catches_white_separators():
 
 
 def drawing_functions() -> list[str]:
-    """`module.name` of every function of ex2.plots and verify.figures that `drawn_by` wraps."""
-    return [
-        f"{module.__name__}.{name}"
-        for module in (plots, figures)
-        for name, function in vars(module).items()
-        if getattr(function, "__wrapped__", None) and function.__module__ == module.__name__
+    """`module.name` of every function of ex2.plots that `drawn_by` wraps, and of the
+    verify.figures functions the theory page draws through it."""
+    wrapped = [
+        f"plots.{name}"
+        for name, function in vars(plots).items()
+        if getattr(function, "__wrapped__", None) and function.__module__ == plots.__name__
     ]
+    theory = (REPO / "book" / "theory.md").read_text()
+    drawn = re.findall(r"drawn_by\(figures\.(\w+)\)", theory)
+    return [f"ex2.{w}" for w in wrapped] + [f"verify.figures.{name}" for name in drawn]
 
 
 def listings(code_page: str) -> dict[str, tuple[str, str]]:

@@ -105,3 +105,10 @@ def test_pooling_counterexample_no_outline_when_equivariant():
 def test_pooling_counterexample_needs_a_panel():
     with pytest.raises(ValueError):
         figures.pooling_counterexample({})
+
+
+def test_text_width_agrees_with_the_book():
+    """verify keeps its own copy of the text width (it imports nothing of ex2): the same value."""
+    from ex2 import plots
+
+    assert figures.TEXT_WIDTH == plots.TEXT_WIDTH

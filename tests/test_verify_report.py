@@ -148,7 +148,15 @@ def code_cells(page):
 
 
 # ex2.chapters: the page module, which glues figures as the other chapters do
-ALLOWED_IMPORTS = ("verify", "ex2.formatting", "ex2.chapters", "myst_nb", "IPython", "matplotlib")
+ALLOWED_IMPORTS = (
+    "verify",
+    "ex2.formatting",
+    "ex2.chapters",
+    "ex2.plots",
+    "myst_nb",
+    "IPython",
+    "matplotlib",
+)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)

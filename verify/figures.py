@@ -10,7 +10,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ex2.plots import TEXT_WIDTH, drawn_by
+# The book's text width in inches (ex2.plots.TEXT_WIDTH; verify imports nothing of ex2, a test
+# checks that the two agree). The pages draw these figures in the book's style (plots.drawn_by).
+TEXT_WIDTH = 7.0
 
 
 def _as_grid(a) -> np.ndarray:
@@ -49,7 +51,6 @@ def _annotated_grid(ax, grid, vmin, vmax, title, window=None, mismatch=None):
     ax.set_yticks([])
 
 
-@drawn_by
 def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> plt.Figure:
     """One row per counterexample of :func:`verify.shift.check_not_equivariant`.
 
@@ -82,7 +83,6 @@ def pooling_counterexample(panels: dict, factor: int = 2, tol: float = 1e-6) -> 
     return fig
 
 
-@drawn_by
 def jacobian_comparison(
     derived,
     autograd,
@@ -138,7 +138,6 @@ def jacobian_comparison(
     return fig
 
 
-@drawn_by
 def conv2d_jacobian(data: dict) -> plt.Figure:
     """:func:`jacobian_comparison` of a :func:`verify.jacobian.check_conv2d_jacobian` result.
 
