@@ -53,13 +53,20 @@ BROWSER_PKGS := chromium-headless-shell
 # jupyter-book runs `make` for the PDF: keep our make's flags and variables out of it.
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
-# jupyter-cache keys on code cells only. What else changes cell outputs (the ex2/verify source, the
-# profile, the runs and data folders) is fingerprinted; a new fingerprint empties the cache.
+# jupyter-cache keys on code cells only. What else changes cell outputs is fingerprinted: the
+# ex2/verify source, the profile, the runs and data folders, and every file the pages read (each
+# run's metrics.json, which holds its checkpoint's SHA-256; each cached measurement; the bench
+# results; python -m ex2 rerun or make bench change them). A new fingerprint empties the cache.
+INPUTS_HASH = { $(PY) -c 'from ex2 import chapters; print(*chapters.input_files(), sep="\n")' \
+                  || echo "listing the inputs failed"; } | \
+              while read -r f; do sha256sum "$$f" 2>/dev/null || echo "missing $$f"; done | \
+              cat - <(sha256sum $(wildcard bench/*.json) /dev/null) | sha256sum | cut -c1-64
 FINGERPRINT = { echo "profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-}"; \
-                sha256sum $(CODE_SRC) /dev/null; } | sha256sum | cut -c1-64
+                echo "inputs=$$($(INPUTS_HASH))"; sha256sum $(CODE_SRC) /dev/null; } | \
+              sha256sum | cut -c1-64
 clear_stale_cache = fp=$$($(FINGERPRINT)); \
   if [ "$$fp" != "$$(cat $(BUILD)/.code-fingerprint 2>/dev/null)" ]; then \
-    echo "book: ex2/, verify/ or the EX2_* settings changed: clearing the notebook cache"; \
+    echo "book: ex2/, verify/, the pages' input files or the EX2_* settings changed: clearing the notebook cache"; \
     rm -rf $(BUILD)/.jupyter_cache; \
   fi
 
@@ -78,10 +85,11 @@ pdf: prepare $(PDF)
 prepare: $(STAMP)
 	$(PY) -m ex2 prepare
 
-# Rewritten only when the profile, folders or git commit change, so that those rebuild the book too.
+# Rewritten only when the profile, folders, git commit or the pages' input files change, so that
+# those rebuild the book too.
 $(STATE): FORCE
 	@mkdir -p $(BUILD); \
-	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
+	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none) inputs=$$($(INPUTS_HASH))"; \
 	if [ "$$s" != "$$(cat $@ 2>/dev/null)" ]; then echo "$$s" > $@; fi
 
 $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)
