@@ -85,8 +85,11 @@ def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
     return fig
 
 
-def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
-    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28])."""
+def digit_blocks(
+    sources: dict[str, torch.Tensor], title: str = "", mark: tuple[int, int] | None = None
+) -> plt.Figure:
+    """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28]).
+    `mark` = (digit, k): outline that image in every strip (an example the text cites)."""
     names = list(sources)
     fig, axes = plt.subplots(10, len(names), figsize=(3.2 * len(names), 8.6), squeeze=False)
     for col, name in enumerate(names):
@@ -100,6 +103,9 @@ def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figur
             )
             ax = axes[digit, col]
             ax.imshow(strip.numpy(), cmap="gray", vmin=0, vmax=1)
+            if mark is not None and mark[0] == digit:
+                box = (30 * mark[1] - 0.5, -0.5)
+                ax.add_patch(plt.Rectangle(box, 30, 28, fill=False, lw=2, edgecolor="red"))
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
