@@ -150,6 +150,11 @@ def planted_wrong_claims() -> list[Control]:
             ),
         ),
         rejected(
+            "control.nothing_compared",
+            "an interior check that compares no position at all passes",
+            check_interior_equivariant(zero_padded, x1[..., :2], [1], 3, 1, **ids),
+        ),
+        rejected(
             "control.matrix_values",
             "a Jacobian with one entry off by 1e-3 matches autograd",
             compare_matrices("T3c.control", "planted", off_by_one, auto),
