@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare FORCE
+.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare mutation FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -32,6 +32,11 @@ clean-venv:
 # Speed lives here, not in timed tests: exercise pipeline vs ours, alternating, medians -> bench/results.json.
 bench: $(STAMP)
 	$(PY) -m ex2.bench --variants
+
+# Plant realistic one-line bugs in the chapter, measurement and verify code, one at a time, and
+# check that the build's claims and checks catch them (needs the full cache; 20-40 min).
+mutation: $(STAMP)
+	$(PY) tests/mutation.py
 
 # --------------------------------------------------------------------------- the book
 # `make book` = HTML + PDF. Real file targets: with nothing changed, a second `make book` does
