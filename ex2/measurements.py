@@ -88,12 +88,13 @@ def image_geometry() -> dict:
 def decoder_geometry(decoder: RunConfig) -> dict:
     """A decoder on a frozen encoder, over the test set: the geometry of its codes and
     reconstructions grouped by digit, the L1 error of each reconstruction, and each
-    reconstruction's distance to the mean *input* image of its digit (how typical it looks)."""
+    reconstruction's distance to the mean of *this decoder's* reconstructions of its digit (how
+    unusual it is among them)."""
     mnist = load_mnist()
     x, y = mnist.test_images, mnist.test_labels
     model = run(decoder).model
     recon, codes = forward_in_batches(model, x), encode(model.encoder, x)
-    means = analysis.class_means(x, y)
+    means = analysis.class_means(recon, y)
     return {
         "recon": analysis.class_spread(recon, y),
         "code": analysis.class_spread(codes, y),

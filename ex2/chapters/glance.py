@@ -74,7 +74,7 @@ ROWS = (
         "q4-answers",
         ("q4.b.typical",),
         "",
-        "distance to the digit's mean {q4_typical_classifier} vs {q4_typical_autoencoder}",
+        "rank kept: $\\rho$ {q4_rank_rho_classifier} vs {q4_rank_rho_autoencoder}",
     ),
     Row(
         "Q4(c)",
