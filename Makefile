@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare mutation FORCE
+.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare mutation fingerprint FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -69,6 +69,9 @@ INPUTS_HASH = { $(PY) -c 'from ex2 import chapters; print(*chapters.input_files(
 FINGERPRINT = { echo "profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-}"; \
                 echo "inputs=$$($(INPUTS_HASH))"; sha256sum $(CODE_SRC) /dev/null; } | \
               sha256sum | cut -c1-64
+fingerprint:
+	@$(FINGERPRINT)
+
 clear_stale_cache = fp=$$($(FINGERPRINT)); \
   if [ "$$fp" != "$$(cat $(BUILD)/.code-fingerprint 2>/dev/null)" ]; then \
     echo "book: ex2/, verify/, the pages' input files or the EX2_* settings changed: clearing the notebook cache"; \
