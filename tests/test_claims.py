@@ -279,7 +279,9 @@ def similar_predictions(confused=((4, 9, 200), (9, 4, 150), (3, 5, 120), (5, 3, 
     return out
 
 
-def q2_claims(subset_final=None, recall_from_other=False, follow=True, similar=True):
+def q2_claims(
+    subset_final=None, recall_from_other=False, follow=True, similar=True, figure_pred=None
+):
     f = subset_final or {
         "train_accuracy": 1.0,
         "test_accuracy": 0.72,
@@ -299,6 +301,7 @@ def q2_claims(subset_final=None, recall_from_other=False, follow=True, similar=T
             q2.draw_claim(COUNTS[0]),
             q2.memorised_claim(SimpleNamespace(final=f)),
             q2.recall_claim(recall, shown, accuracy),
+            q2.figure_claim(sub if figure_pred is None else figure_pred, LABELS, COUNTS[0]),
             q2.draw_bias_claim(draw_predictions(follow=follow), COUNTS, LABELS),
             q2.similarity_claim(similar_predictions(), LABELS, mean_distances(similar)),
         ]
@@ -510,6 +513,10 @@ def perturbations(monkeypatch) -> dict[str, tuple]:
             ],
         ),
         "q2.recall": (q2_claims, [lambda: q2_claims(recall_from_other=True)]),
+        "q2.ii.figure_draw": (
+            q2_claims,
+            [lambda: q2_claims(figure_pred=predictions_with_errors({3: 150, 5: 120, 1: 40}))],
+        ),
         "q2.ii.draw_bias": (q2_claims, [lambda: q2_claims(follow=False)]),
         "q2.ii.similar_digits": (q2_claims, [lambda: q2_claims(similar=False)]),
         "q3.verdict.few_labels": (q3_claims, [lambda: q3_claims(subset=flipped(Q3_SUBSET))]),

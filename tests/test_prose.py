@@ -34,7 +34,8 @@ RESULT_WORDS = (
     "more|less|fewer|most|least|only|never|always|all|every|none|far|much|typical|typically|"
     "because|better|worse|best|worst|higher|lower|faster|slower|larger|smaller|clearly|beats?|"
     "helps?|improves?|falls?|rises?|loses?|keeps?|memoris\\w*|overfits?|underfits?|cannot|"
-    "strongly|weakly|significant\\w*|robust\\w*|sensitive|invariant|little|most"
+    "strongly|weakly|significant\\w*|robust\\w*|sensitive|invariant|little|"
+    "smallest|largest|highest|lowest|weakest|strongest|clearest|closest|farthest|fewest"
 )
 WORD = re.compile(rf"\b({RESULT_WORDS})\b", re.IGNORECASE)
 
@@ -43,10 +44,11 @@ ALLOWED = {
     "All numbers are measured on the 10,000 test images, which are never used for training.": (
         "how the code uses the split, not a result"
     ),
-    'To put a number on "looks like a typical member of its class", each image is compared '
-    "with the mean test image of its digit (Euclidean distance in pixels).": (
-        "defines the measurement behind the word 'typical'"
-    ),
+    'To put a number on "looks like a typical member of its class", the test images of each '
+    "digit are ranked by their Euclidean distance to the digit's mean image (near 0 %: typical, "
+    "near 100 %: unusual), and each decoder's reconstructions of the digit are ranked the same way "
+    "among themselves, so that a decoder that draws blurrier images is not counted as drawing "
+    "more typical ones.": "defines the measurement behind the word 'typical'",
     "This chapter measures what that means for the trained Q2(i) classifier: its test accuracy on "
     "test digits translated by MATH pixels (zero fill, averaged over up, down, left and right), "
     "and, as in Zhang (2019), *Making convolutional networks shift-invariant again*, its "

@@ -63,7 +63,7 @@ INTERPRETATIONS = [
         "What is still missing to the ~99 % of the literature: those methods train one network "
         "jointly on the labelled loss and an unsupervised consistency or reconstruction loss "
         "over many epochs, with larger networks and stronger augmentation, at a compute budget "
-        "far beyond the few CPU minutes of this chapter.",
+        "far beyond the minutes of CPU time of this chapter.",
         "none of those methods was run here",
     )
 ]

@@ -128,7 +128,6 @@ def describe(trained, final, quality) -> tuple[dict, list[Claim]]:
         analysis.receptive_fields(trained[(16, 16)].model.encoder)[-1]
     )
     numbers["q1_pairs"] = str(len(SHAPE_GRID))
-    numbers["q1_worst_over_best"] = formatting.ratio(l1[(4, 4)] / l1[(16, 16)])
     claims = [
         any_pair_claim(),
         latent_layers_claim(),
@@ -389,9 +388,9 @@ def activations_claim(architecture: list[list]) -> Claim:
         math.prod(int(v) for v in row[2].split("×")) for row in architecture if row[1] == "Conv2d"
     ]
     text = (
-        "Doubling the channels as the side halves does not keep the activations per image "
-        "constant: a halved side leaves a quarter of the positions, so each stride-2 layer of "
-        f"the $(16, 16)$ encoder holds fewer values than the last, "
+        "The channels double ($c \\to 2c \\to 4c$) as the side halves, which does not keep the "
+        "activations per image constant: a halved side leaves a quarter of the positions, so "
+        "each stride-2 layer of the $(16, 16)$ encoder holds fewer values than the last, "
         f"{' → '.join(formatting.count(v) for v in sizes)}."
     )
     return Claim(

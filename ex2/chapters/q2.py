@@ -76,6 +76,7 @@ def results() -> Q2:
         draw_claim(counts),
         memorised_claim(trained["subset"]),
         recall_claim(recall, shown, accuracy),
+        figure_claim(preds["subset"], labels, counts),
         draw_bias_claim(by_draw, counts_by_draw, labels),
         similarity_claim(by_draw, labels, means),
     ]
@@ -197,6 +198,28 @@ def recall_claim(recall: dict[str, np.ndarray], shown: dict[str, np.ndarray], ac
     )
 
 
+def figure_claim(pred: np.ndarray, labels: np.ndarray, counts: list[int]) -> Claim:
+    """The largest confusions of the draw the figure shows, against the digits it holds most."""
+    counts_matrix = analysis.confusion(labels, pred)
+    rate = counts_matrix / counts_matrix.sum(1, keepdims=True)
+    off = np.where(~np.eye(10, dtype=bool), rate, -1)
+    top = [divmod(int(k), 10) for k in np.argsort(-off, axis=None, kind="stable")[:3]]
+    most = [int(d) for d in np.argsort(-np.asarray(counts), kind="stable")[:2]]
+    listed = ", ".join(f"{i}s taken for {j}s ({100 * rate[i, j]:.0f} %)" for i, j in top)
+    text = (
+        f"In the draw of the figure, the three largest confusions, {listed}, all go to the two "
+        f"digits it holds most: {most[0]} and {most[1]} ({counts[most[0]]} and "
+        f"{counts[most[1]]} of the 100 images)."
+    )
+    return Claim(
+        "q2.ii.figure_draw",
+        text,
+        "all(j in most for j in predicted)",
+        {"predicted": [j for _, j in top], "most": most, "counts": counts},
+        "Q2(ii) (draw 0, seed 0); test set; share of each true digit's test images",
+    )
+
+
 def predicted_share(pred: np.ndarray) -> np.ndarray:
     return np.bincount(pred, minlength=10) / len(pred)
 
@@ -240,8 +263,9 @@ def similarity_claim(by_draw: list[np.ndarray], labels, mean_distances) -> Claim
         f"The errors also follow how alike two digits look: over the 45 pairs of digits, the "
         f"closer their mean test images, the more often one is taken for the other (Spearman "
         f"$\\rho$ = {rho:.2f}, $p$ = {p:.1g}; confusions averaged over the {len(by_draw)} draws). "
-        f"The most frequent, {i}s taken for {j}s ({100 * rate[i, j]:.0f} % of the {i}s), joins "
-        "the two digits whose mean images are the closest of the 45 pairs."
+        f"Averaged over the draws, the most frequent confusion, {i}s taken for {j}s "
+        f"({100 * rate[i, j]:.0f} % of the {i}s), joins the two digits whose mean images are the "
+        "closest of the 45 pairs."
     )
     return Claim(
         "q2.ii.similar_digits",

@@ -187,11 +187,9 @@ def typical_claims(inputs, measured, labels, shown) -> tuple[list[Claim], tuple[
     median = {k: float(np.median(rank[k][unusual])) for k in measured}
     general = Claim(
         "q4.b.typical",
-        f"Through the classifier's encoder an unusual digit comes back more ordinary. Rank the "
-        f"test images of each digit by their distance to the digit's mean image, and each "
-        f"decoder's reconstructions of that digit the same way: an input's rank and its "
-        f"reconstruction's correlate at $\\rho$ = {rho['autoencoder']:.2f} through the "
-        f"autoencoder's encoder and {rho['classifier']:.2f} through the classifier's. The "
+        f"Through the classifier's encoder an unusual digit comes back more ordinary: an input's "
+        f"rank and its reconstruction's correlate at $\\rho$ = {rho['autoencoder']:.2f} through "
+        f"the autoencoder's encoder and {rho['classifier']:.2f} through the classifier's, and the "
         f"unusual inputs, the {100 * (1 - UNUSUAL):.0f} % of each digit farthest from its mean, "
         f"come back at a median rank of {100 * median['classifier']:.0f} % through the "
         f"classifier's encoder against {100 * median['autoencoder']:.0f} % through the "

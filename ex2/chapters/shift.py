@@ -38,7 +38,8 @@ class Shift:
 INTERPRETATIONS = [
     Interpretation(
         "shift.why",
-        "Two properties of the architecture would leave it sensitive: the stride-2 layers make "
+        "Two things would leave it sensitive: it was trained on centred digits only (above), and "
+        "its architecture: the stride-2 layers make "
         "its features depend on where the digit sits relative to the sampling grid (the "
         "non-equivariance that the theory chapter measures), and the fully connected layer to "
         "the code reads each feature at a fixed position, so nothing in the network is built to "
