@@ -165,7 +165,7 @@ VOCABULARY = {
     "different_spread": Word(
         different_spread, f"F test of the variances, two-sided {100 * SIGNIFICANCE:.0f} %"
     ),
-    "far_more_spread": Word(far_more_spread, f"std at least {FAR:g} times, and `different_spread`"),
+    "far_more_spread": Word(far_more_spread, f"std at least {FAR:g} times, and different_spread"),
     "goes_with": Word(
         goes_with,
         f"rank correlation ≥ {CORRELATION:g}, significant at {100 * SIGNIFICANCE:.0f} %",

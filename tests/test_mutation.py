@@ -36,6 +36,8 @@ def test_snapshots_differ_exactly_where_a_printed_number_does():
     b = {"q2": {"numbers": {"acc": "100.00 %"}, "rows": [[1, "x"]]}}
     assert mutation.differences(a, a) == []
     assert mutation.differences(a, b) == [".q2.numbers.acc"]
+    assert mutation.differences({"x": 0.98990001}, {"x": 0.9899}) == []  # float rounding
+    assert mutation.differences({"x": 0.9899}, {"x": 0.9898}) == [".x"]
 
 
 @pytest.mark.slow

@@ -216,8 +216,10 @@ def typical_claims(inputs, measured, labels, shown) -> tuple[list[Claim], tuple[
     ordinal = ("first", "second", "third", "fourth")[column]
     example = Claim(
         "q4.b.example",
-        f"Among the digits shown, the clearest case is the {ordinal} {digit} (outlined in red): "
-        f"farther from the mean {digit} than {100 * rank['input'][i]:.0f} % of the test "
+        f"Among the digits shown, the unusual input whose reconstruction ranks lowest through "
+        f"the classifier's encoder, compared with the autoencoder's, is the {ordinal} {digit} "
+        f"(outlined in red): farther from the mean {digit} than "
+        f"{100 * rank['input'][i]:.0f} % of the test "
         f"{digit}s, its reconstruction ranks at {100 * rank['autoencoder'][i]:.0f} % among the "
         f"autoencoder path's {digit}s and at {100 * rank['classifier'][i]:.0f} % among the "
         f"classifier path's.",
