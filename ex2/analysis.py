@@ -52,7 +52,7 @@ def centre_of_mass_offsets(images: torch.Tensor, centre: tuple[float, float]) ->
     """How far each image's centre of mass (pixel intensity as mass) lies from `centre` (row,
     column, 0-based pixel indices), in pixels: the larger of the row and the column offset."""
     h, w = images.shape[-2:]
-    mass = images.reshape(len(images), h, w)
+    mass = images.reshape(len(images), h, w).double()  # float64: a centre to well under 1e-6 px
     total = mass.sum(dim=(1, 2))
     rows = (mass.sum(2) * torch.arange(h)).sum(1) / total
     cols = (mass.sum(1) * torch.arange(w)).sum(1) / total

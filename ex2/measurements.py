@@ -8,7 +8,9 @@ set, except `centre_offsets`, which describes the training images.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from scipy import ndimage
 
 from ex2 import analysis
 from ex2.config import RunConfig
@@ -105,14 +107,27 @@ def decoder_geometry(decoder: RunConfig) -> dict:
 
 # MNIST places each digit so that its centre of mass falls on this pixel (row, column).
 MNIST_CENTRE = (14, 14)
+REFERENCE_IMAGES = 20
 
 
 @cached_measurement
 def centre_offsets() -> dict:
     """How far each training digit's centre of mass lies from `MNIST_CENTRE`, in pixels (the
     larger of the row and column offsets): the largest offset and the mean."""
-    offsets = analysis.centre_of_mass_offsets(load_mnist().train_images, MNIST_CENTRE)
-    return {"max": offsets.max().item(), "mean": offsets.mean().item(), "images": len(offsets)}
+    images = load_mnist().train_images
+    offsets = analysis.centre_of_mass_offsets(images, MNIST_CENTRE)
+    # the same for the first images by scipy's centre of mass, for a consistency check
+    reference = [
+        np.abs(np.asarray(ndimage.center_of_mass(img[0].double().numpy())) - MNIST_CENTRE).max()
+        for img in images[:REFERENCE_IMAGES]
+    ]
+    return {
+        "max": offsets.max().item(),
+        "mean": offsets.mean().item(),
+        "images": len(offsets),
+        "first": offsets[:REFERENCE_IMAGES].tolist(),
+        "first_by_scipy": [float(v) for v in reference],
+    }
 
 
 @cached_measurement

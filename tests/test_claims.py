@@ -689,6 +689,10 @@ CHECKS = {  # id: (the check on consistent numbers, the same check on numbers a 
             dict(zip(("draw", "seed"), reversed(spread.sweeps().values())))
         ),
     ),
+    "shift.check.centre": (
+        lambda: shift.centre_check({"first": [0.2, 0.4], "first_by_scipy": [0.2, 0.4]}),
+        lambda: shift.centre_check({"first": [0.2, 0.4], "first_by_scipy": [0.2, 0.5]}),
+    ),
     "shift.check.directions": (
         lambda: directions([[0.99], [0.98] * 4]),
         lambda: directions([[0.99], [0.98] * 2]),

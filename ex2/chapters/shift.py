@@ -57,7 +57,7 @@ def results() -> Shift:
     offsets = centre_offsets()
     numbers = {}
     claims = [centred_claim(offsets), falls_claim(curve), consistency_claim(consistency, unshifted)]
-    checks = [directions_check(measured)]
+    checks = [directions_check(measured), centre_check(offsets)]
     shared = {"q2.full.test_accuracy": unshifted}
     return Shift(curve, consistency, numbers, claims, checks, INTERPRETATIONS, shared)
 
@@ -123,4 +123,15 @@ def directions_check(measured) -> Check:
         "and all(abs(a - b) < 1e-9 for a, b in zip(means, curve))",
         {"counts": counts, "means": means, "curve": curve},
         SOURCE,
+    )
+
+
+def centre_check(offsets) -> Check:
+    """The centres of mass agree with scipy's on the first training images."""
+    return Check(
+        "shift.check.centre",
+        "the centre-of-mass offsets agree with scipy.ndimage's on the first training images",
+        "same(first, first_by_scipy)",
+        {"first": offsets["first"], "first_by_scipy": offsets["first_by_scipy"]},
+        "the first training images",
     )
