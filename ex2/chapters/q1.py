@@ -263,6 +263,7 @@ def falling_claim(trained) -> Claim:
     change = {
         name(r.config): relative(r.history.test_loss[-2], r.history.test_loss[-1])
         for r in trained.values()
+        if len(r.history.test_loss) > 1  # a one-epoch (smoke) run has no last-epoch change
     }
     falling = [n for n, v in change.items() if v <= -SETTLED]
     listed = ", ".join(f"{n} ({100 * change[n]:+.1f} %)" for n in falling)
