@@ -11,7 +11,7 @@ endif
 export BOOK_T0
 phase = t=$$(( $$(date +%s) - $(BOOK_T0) )); printf 'book [%d:%02d] %s\n' $$((t / 60)) $$((t % 60)) "$(1)"
 
-.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare FORCE
+.PHONY: setup test data bench clean-venv book html pdf chapter clean-book tex test-deps prepare mutation fingerprint FORCE
 
 # .venv is (re)installed whenever pyproject.toml changes.
 setup: $(STAMP)
@@ -43,6 +43,11 @@ clean-venv:
 bench: $(STAMP)
 	$(PY) -m ex2.bench --variants
 
+# Plant realistic one-line bugs in the chapter, measurement and verify code, one at a time, and
+# check that the build's claims and checks catch them (needs the full cache; 20-40 min).
+mutation: $(STAMP)
+	$(PY) tests/mutation.py
+
 # --------------------------------------------------------------------------- the book
 # `make book` = HTML + PDF. Real file targets: with nothing changed, a second `make book` does
 # nothing. OUT=<dir> builds into <dir>/_build instead of ./_build (the smoke test uses it).
@@ -65,14 +70,23 @@ BROWSER_PKGS := chromium-headless-shell
 # import this checkout's ex2, even where .venv holds an editable install of another clone.
 JB_ENV    := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PYTHONPATH=$(CURDIR) LATEXOPTS="-interaction=nonstopmode -halt-on-error"
 
-# jupyter-cache keys on code cells only. What else changes cell outputs (the ex2/verify source, the
-# bench results, the profile, the runs and data folders) is fingerprinted; a new fingerprint empties
-# the cache.
+# jupyter-cache keys on code cells only. What else changes cell outputs is fingerprinted: the
+# ex2/verify source, the profile, the runs and data folders, and every file the pages read (each
+# run's metrics.json, which holds its checkpoint's SHA-256; each cached measurement; the bench
+# results; python -m ex2 rerun or make bench change them). A new fingerprint empties the cache.
+INPUTS_HASH = { $(PY) -c 'from ex2 import chapters; print(*chapters.input_files(), sep="\n")' \
+                  || echo "listing the inputs failed"; } | \
+              while read -r f; do sha256sum "$$f" 2>/dev/null || echo "missing $$f"; done | \
+              cat - <(sha256sum $(wildcard bench/*.json) /dev/null) | sha256sum | cut -c1-64
 FINGERPRINT = { echo "profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-}"; \
-                sha256sum $(CODE_SRC) $(wildcard bench/*.json) /dev/null; } | sha256sum | cut -c1-64
+                echo "inputs=$$($(INPUTS_HASH))"; sha256sum $(CODE_SRC) /dev/null; } | \
+              sha256sum | cut -c1-64
+fingerprint:
+	@$(FINGERPRINT)
+
 clear_stale_cache = fp=$$($(FINGERPRINT)); \
   if [ "$$fp" != "$$(cat $(BUILD)/.code-fingerprint 2>/dev/null)" ]; then \
-    echo "book: ex2/, verify/ or the EX2_* settings changed: clearing the notebook cache"; \
+    echo "book: ex2/, verify/, the pages' input files or the EX2_* settings changed: clearing the notebook cache"; \
     rm -rf $(BUILD)/.jupyter_cache; \
   fi
 
@@ -100,11 +114,11 @@ pdf: prepare $(PDF)
 prepare: $(STAMP)
 	$(PY) -m ex2 prepare
 
-# Rewritten only when the profile, folders, authors or git commit change, so that those rebuild the
-# book too.
+# Rewritten only when the profile, folders, authors, git commit or the pages' input files change,
+# so that those rebuild the book too.
 $(STATE): FORCE
 	@mkdir -p $(BUILD); \
-	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} authors=$${EX2_AUTHORS:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none)"; \
+	s="profile=$${EX2_PROFILE:-full} runs=$${EX2_RUNS_DIR:-} data=$${EX2_DATA_ROOT:-} authors=$${EX2_AUTHORS:-} commit=$$(git rev-parse HEAD 2>/dev/null || echo none) inputs=$$($(INPUTS_HASH))"; \
 	if [ "$$s" != "$$(cat $@ 2>/dev/null)" ]; then echo "$$s" > $@; fi
 
 $(HTML_OK): $(BOOK_SRC) $(CODE_SRC) $(STAMP) $(STATE)

@@ -35,6 +35,37 @@ def class_spread(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]
     return {"within": within_mean, "between": between, "ratio": between / within_mean}
 
 
+def class_means(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The mean item of each digit 0..9, flattened: [10, features]."""
+    flat = images.reshape(len(images), -1)
+    return torch.stack([flat[labels == digit].mean(0) for digit in range(10)])
+
+
+def distance_to_class_mean(
+    items: torch.Tensor, labels: torch.Tensor, means: torch.Tensor
+) -> torch.Tensor:
+    """Each item's Euclidean distance to the mean of its digit (`means` from `class_means`)."""
+    return (items.reshape(len(items), -1) - means[labels]).norm(dim=1)
+
+
+def centre_of_mass_offsets(images: torch.Tensor, centre: tuple[float, float]) -> torch.Tensor:
+    """How far each image's centre of mass (pixel intensity as mass) lies from `centre` (row,
+    column, 0-based pixel indices), in pixels: the larger of the row and the column offset."""
+    h, w = images.shape[-2:]
+    mass = images.reshape(len(images), h, w).double()  # float64: a centre to well under 1e-6 px
+    total = mass.sum(dim=(1, 2))
+    rows = (mass.sum(2) * torch.arange(h)).sum(1) / total
+    cols = (mass.sum(1) * torch.arange(w)).sum(1) / total
+    return torch.maximum((rows - centre[0]).abs(), (cols - centre[1]).abs())
+
+
+def confusion(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Counts[true digit, predicted digit] over 0..9."""
+    counts = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(counts, (labels, predictions), 1)
+    return counts
+
+
 def examples_per_digit(labels: torch.Tensor, per_digit: int, seed: int = 0) -> torch.Tensor:
     """Indices of `per_digit` items of each digit 0..9 (seeded), ordered digit by digit."""
     gen = torch.Generator().manual_seed(seed)
@@ -105,13 +136,16 @@ def nearest_neighbour_accuracy(
     return float((knn.predict(test_x.reshape(len(test_x), -1).numpy()) == test_y.numpy()).mean())
 
 
+SILHOUETTE_SAMPLE = 2000  # test codes the silhouette is computed on (it costs O(n^2))
+
+
 def latent_metrics(
     train_codes: torch.Tensor,
     train_labels: torch.Tensor,
     test_codes: torch.Tensor,
     test_labels: torch.Tensor,
     k: int = 5,
-    silhouette_sample: int = 2000,
+    silhouette_sample: int = SILHOUETTE_SAMPLE,
 ) -> dict[str, float]:
     """Geometry of codes grouped by digit, measured on the test codes.
 
@@ -159,32 +193,37 @@ def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
+SHIFT_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # down, up, right, left (dy, dx)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    return (forward_in_batches(model, images).argmax(1) == labels).float().mean().item()
+
+
 def accuracy_under_shift(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, max_shift: int = 4
-) -> list[float]:
-    """Test accuracy for shifts of 0..max_shift pixels, averaged over up, down, left and right."""
-    curve = []
-    for k in range(max_shift + 1):
-        moves = [(0, 0)] if k == 0 else [(k, 0), (-k, 0), (0, k), (0, -k)]
-        accs = [
-            (forward_in_batches(model, shift_images(images, dy, dx)).argmax(1) == labels)
-            .float()
-            .mean()
-            .item()
-            for dy, dx in moves
-        ]
-        curve.append(sum(accs) / len(accs))
+) -> list[list[float]]:
+    """Test accuracy for shifts of 0..max_shift pixels: at 0 one value, at k > 0 one per
+    direction of `SHIFT_DIRECTIONS`."""
+    curve = [[accuracy(model, images, labels)]]
+    for k in range(1, max_shift + 1):
+        curve.append(
+            [
+                accuracy(model, shift_images(images, k * dy, k * dx), labels)
+                for dy, dx in SHIFT_DIRECTIONS
+            ]
+        )
     return curve
 
 
 def shift_consistency(
-    model: nn.Module, images: torch.Tensor, max_offset: int = 1, seed: int = 0
-) -> float:
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, max_offset: int = 1, seed: int = 0
+) -> dict[str, float]:
     """How often two random small shifts of the same image get the same prediction.
 
     As in Zhang (2019), "Making convolutional networks shift-invariant again": each image is shifted
     twice by offsets drawn uniformly from [-max_offset, max_offset]^2, and the consistency is the
-    fraction of images whose two predicted classes agree.
+    fraction of images whose two predicted classes agree. Also the accuracy of each shifted copy.
     """
     gen = torch.Generator().manual_seed(seed)
     offsets = torch.randint(-max_offset, max_offset + 1, (2, len(images), 2), generator=gen)
@@ -197,4 +236,7 @@ def shift_consistency(
                 if mask.any():
                     shifted[mask] = shift_images(images[mask], dy, dx)
         preds.append(forward_in_batches(model, shifted).argmax(1))
-    return (preds[0] == preds[1]).float().mean().item()
+    return {
+        "consistency": (preds[0] == preds[1]).float().mean().item(),
+        "shifted_accuracy": [(p == labels).float().mean().item() for p in preds],
+    }

@@ -189,12 +189,9 @@ def train_command(args) -> int:
 
 
 def claims_command() -> int:
-    claims = chapters.all_claims()
-    for claim in claims:
-        print(claim.line())
-    failed = sum(not c.holds for c in claims)
-    print(f"{len(claims) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    checked = chapters.checked()
+    print("\n".join(checked.lines() + [checked.summary()]))
+    return 0 if checked.ok else 1
 
 
 def dispatch(args) -> int:

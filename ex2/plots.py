@@ -146,9 +146,12 @@ def confusion_matrices(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
 
 
 @drawn_by
-def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
+def digit_blocks(
+    sources: dict[str, torch.Tensor], title: str = "", mark: tuple[int, int] | None = None
+) -> plt.Figure:
     """One row per digit; per source a strip of that digit's k images ([10, k, 1, 28, 28]), the
-    images framed by thin coloured lines."""
+    images framed by thin coloured lines. `mark` = (digit, k): outline that image in every strip
+    (an example the text cites)."""
     names = list(sources)
     k = len(sources[names[0]][0])
     column = min(3.2, (TEXT_WIDTH - 0.3) / len(names))
@@ -170,6 +173,9 @@ def digit_blocks(sources: dict[str, torch.Tensor], title: str = "") -> plt.Figur
             )
             ax = axes[digit, col]
             ax.imshow(strip.numpy(), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            if mark is not None and mark[0] == digit:
+                box = (30 * mark[1] - 0.5, -0.5)  # each image is 30 px wide with its frame
+                ax.add_patch(plt.Rectangle(box, 30, 30, fill=False, lw=1.5, edgecolor="red"))
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:

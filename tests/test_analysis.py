@@ -59,14 +59,41 @@ def test_shift_measures_separate_invariant_from_sensitive_models():
     labels = 3 + torch.arange(20) % 5
     sensitive, invariant = CentreMass(), Constant()
     curve = A.accuracy_under_shift(sensitive, images, labels, max_shift=2)
-    assert curve[0] == 1.0 and curve[1] < 1.0
-    assert A.accuracy_under_shift(invariant, images, torch.full((20,), 3), max_shift=2) == [
-        1.0,
-        1.0,
-        1.0,
-    ]
-    assert A.shift_consistency(invariant, images) == 1.0
-    assert A.shift_consistency(sensitive, images) < 0.8
+    assert [len(c) for c in curve] == [1, 4, 4]  # unshifted, then one value per direction
+    assert curve[0] == [1.0] and min(curve[1]) < 1.0
+    # shifts up and down keep the column, left and right move it
+    assert curve[1][:2] == [1.0, 1.0] and max(curve[1][2:]) < 1.0
+    flat = A.accuracy_under_shift(invariant, images, torch.full((20,), 3), max_shift=2)
+    assert flat == [[1.0], [1.0] * 4, [1.0] * 4]
+    assert A.shift_consistency(invariant, images, torch.full((20,), 3))["consistency"] == 1.0
+    sensitive_result = A.shift_consistency(sensitive, images, labels)
+    assert sensitive_result["consistency"] < 0.8 and len(sensitive_result["shifted_accuracy"]) == 2
+
+
+def test_class_means_and_distances_to_them():
+    points = torch.zeros(20, 1, 1, 2)
+    labels = torch.arange(10).repeat(2)
+    points[:10, 0, 0, 0], points[10:, 0, 0, 0] = -1.0, 1.0  # each digit at -1 and +1
+    points[:, 0, 0, 1] = labels.float()
+    means = A.class_means(points, labels)
+    assert means[:, 0].tolist() == [0.0] * 10 and means[:, 1].tolist() == list(range(10))
+    assert A.distance_to_class_mean(points, labels, means).tolist() == [1.0] * 20
+
+
+def test_centre_of_mass_offsets_is_the_larger_of_the_two_axes():
+    images = torch.zeros(3, 1, 5, 5)
+    images[0, 0, 2, 2] = 1.0  # at the centre
+    images[1, 0, 2, 4] = 1.0  # two columns right
+    images[2, 0, 0, 1] = 1.0
+    images[2, 0, 0, 3] = 1.0  # two pixels two rows up, centred in the columns
+    assert A.centre_of_mass_offsets(images, (2, 2)).tolist() == [0.0, 2.0, 2.0]
+
+
+def test_confusion_counts_true_against_predicted():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    predictions = np.array([0, 1, 1, 2, 2, 0])
+    counts = A.confusion(labels, predictions)
+    assert counts.sum() == 6 and counts[0, 1] == 1 and counts[2, 0] == 1 and counts[2, 2] == 2
 
 
 def test_embed_2d_shapes_and_bad_method():

@@ -9,7 +9,7 @@ import pytest
 
 from ex2 import chapters, cli, config
 from ex2 import experiments as E
-from ex2.claims import Claim
+from ex2.claims import Check, Claim, Interpretation
 from ex2.data import random_subset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,12 +95,20 @@ def test_chapters_and_rerun_of_a_chapter_without_runs(capsys):
 @pytest.mark.parametrize("failing", [False, True])
 def test_claims_command_prints_each_claim_and_fails_on_a_false_one(monkeypatch, capsys, failing):
     claims = [Claim("q1.x", "", "a < 1", {"a": 0.5}), Claim("q2.y", "", "b", {"b": not failing})]
-    monkeypatch.setattr(chapters, "all_claims", lambda: claims)
+    checked = chapters.Checked(
+        claims, [Check("q1.c", "", "True")], [Interpretation("q1.i", "", "")]
+    )
+    monkeypatch.setattr(chapters, "checked", lambda: checked)
     assert cli.main(["claims"]) == (1 if failing else 0)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "PASS q1.x: a < 1 [a=0.5]"
     assert lines[1].startswith("FAIL q2.y" if failing else "PASS q2.y")
-    assert lines[2] == ("1 passed, 1 failed" if failing else "2 passed, 0 failed")
+    assert lines[2] == "PASS q1.c: True []"
+    passed = "1 passed, 1 failed" if failing else "2 passed, 0 failed"
+    assert (
+        lines[3]
+        == f"2 claims: {passed}; 1 checks: 1 passed, 0 failed; 1 interpretations (not checked)"
+    )
 
 
 def test_unknown_command_or_option_is_an_argparse_usage_error(capsys):

@@ -210,10 +210,14 @@ def test_cli_prints_one_line_per_claim_and_exits_zero(tmp_path):
     )  # no timeout of its own: the test's (pytest-timeout) allows for a loaded machine
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.strip().splitlines()
-    claims = [ln for ln in lines if ln.endswith(("PASS", "FAIL"))]
-    assert len(claims) >= 70 and all(ln.endswith("PASS") for ln in claims)
+    verdicts = [ln for ln in lines if ln.endswith(("PASS", "FAIL"))]
+    assert all(ln.endswith("PASS") for ln in verdicts)
+    controls = [ln for ln in verdicts if ln.startswith("control.")]
+    claims = [ln for ln in verdicts if not ln.startswith("control.")]
+    assert len(claims) >= 70 and len(controls) >= 15
     assert {ln.split()[0] for ln in claims} >= NEW_CLAIMS  # each line starts with its id
     assert any(ln.startswith("T2d.cnn_mnist_not_equivariant  [skipped]") for ln in lines)
+    assert lines[-2] == f"{len(controls)} negative controls: {len(controls)} caught, 0 missed"
     assert lines[-1] == f"{len(claims)} claims: {len(claims)} passed, 0 failed"
 
 

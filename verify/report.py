@@ -219,3 +219,12 @@ def general_derivative_math(r: ClaimResult) -> str:
         r"\begin{aligned} & \frac{\partial}{\partial x_j} \sum_{k=0}^{K-1} h_k\, x_{is+k-p}"
         r" \\ & \qquad = " + r.data["derivative_latex"] + r" \end{aligned}"
     )
+
+
+def controls_table(controls, caption: str = "") -> str:
+    """The negative controls: what was planted, the verdict it got, caught or not."""
+    rows = [
+        [f"`{c.id}`", escape(c.planted), escape(c.detail), "**PASS**" if c.caught else "**FAIL**"]
+        for c in controls
+    ]
+    return table(["control", "planted wrong", "verdict", "result"], rows, [22, 34, 34, 10], caption)

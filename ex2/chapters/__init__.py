@@ -7,16 +7,22 @@ Makefile are checked against it by `tests/test_registry.py`.
 A chapter with experiments has a module `ex2.chapters.<name>` that defines
 - `runs()`: the training runs the chapter owns (upstream runs it reuses belong to their chapter),
 - `measurements()`: its cached measurements, as `(function, args)` pairs,
-- `results()`: everything its page shows (runs, tables, numbers, claims),
+- `results()`: everything its page shows (runs, tables, numbers, claims, checks,
+  interpretations, and the raw values it shares with other chapters), computed once per process
+  from the cache,
 and pages call only that. Chapters without a module (intro, theory, ...) own no experiments.
+`checked()` gathers every chapter's claims, checks and interpretations, and adds the checks that
+numbers printed by several chapters are one value.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 
 from ex2 import experiments
+from ex2.claims import Check, Claim, Interpretation
 from ex2.config import RunConfig
 
 CHAPTERS = (
@@ -105,12 +111,74 @@ def all_measurements() -> list[Measurement]:
     return [m for name in CHAPTERS for m in measurements_of(name)]
 
 
-def all_claims() -> list:
-    """Every checked claim of the book, chapter by chapter (from the cached results)."""
+def input_files() -> list:
+    """Every cached file the pages read: each run's metrics.json (which holds its checkpoint's
+    SHA-256, checked when the run is loaded) and each measurement's result. The Makefile hashes
+    them, so that a retrained run or a recomputed measurement rebuilds the pages."""
+    runs = [experiments.run_dir(cfg) / "metrics.json" for cfg in all_runs()]
+    return runs + [m.function.path(*m.args) for m in all_measurements()]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Everything the book states about its measured results, from the cached results."""
+
+    claims: list[Claim]  # sentences the pages print, each checked
+    checks: list[Check]  # consistency checks and sanity bounds (no sentence)
+    interpretations: list[Interpretation]  # explanations printed apart, not checked
+
+    def lines(self) -> list[str]:
+        return [c.line() for c in self.claims + self.checks]
+
+    def summary(self) -> str:
+        failed = [sum(not c.holds for c in group) for group in (self.claims, self.checks)]
+        return (
+            f"{len(self.claims)} claims: {len(self.claims) - failed[0]} passed, {failed[0]} "
+            f"failed; {len(self.checks)} checks: {len(self.checks) - failed[1]} passed, "
+            f"{failed[1]} failed; {len(self.interpretations)} interpretations (not checked)"
+        )
+
+    @property
+    def ok(self) -> bool:
+        return all(c.holds for c in self.claims + self.checks)
+
+
+def same_value_checks(shared: dict[str, dict]) -> list[Check]:
+    """A number that several chapters print (their `shared` values, by key) is one value."""
+    by_key: dict[str, dict[str, object]] = {}
+    for chapter, values in shared.items():
+        for key, value in values.items():
+            by_key.setdefault(key, {})[chapter] = value
+    return [
+        Check(
+            f"book.same.{key}",
+            f"{key} is the same number in {', '.join(where)}",
+            "same(*values)",
+            {"values": list(where.values()), "chapters": list(where)},
+            "the chapters' own results",
+        )
+        for key, where in by_key.items()
+        if len(where) > 1
+    ]
+
+
+@functools.cache
+def checked() -> Checked:
+    """Every claim, check and interpretation of the book (the chapters' results, computed once
+    per process, and the performance appendix)."""
     from ex2.chapters import performance
 
-    claims = [c for name in WITH_EXPERIMENTS for c in module(name).results().claims]
-    return claims + performance.claims(performance.load())
+    results = {name: module(name).results() for name in WITH_EXPERIMENTS}
+    claims = [c for r in results.values() for c in r.claims]
+    claims += performance.claims(performance.load())
+    checks = [c for r in results.values() for c in r.checks]
+    checks += same_value_checks({n: getattr(r, "shared", {}) for n, r in results.items()})
+    interpretations = [i for r in results.values() for i in r.interpretations]
+    return Checked(claims, checks, interpretations)
+
+
+def all_claims() -> list[Claim]:
+    return checked().claims
 
 
 def rerun(name: str, log=print) -> list:

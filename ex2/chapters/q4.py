@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy import stats
 
 from ex2 import analysis, experiments, formatting
 from ex2.chapters import runs as R
-from ex2.claims import Claim
+from ex2.claims import MIN_EFFECT, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
-from ex2.train import encode, forward_in_batches
+from ex2.measurements import decoder_geometry, image_geometry
+from ex2.train import forward_in_batches
 
 LABELS = {
     "autoencoder": "AE encoder + new decoder",
     "classifier": "classifier encoder + new decoder",
 }
 PER_DIGIT = 4
+UNUSUAL = 0.9  # an input is unusual when it is farther from its digit's mean than 90 % of them
+TYPICAL_KEYS = {"classifier": "rho_classifier", "autoencoder": "rho_ae"}  # of q4.b.typical
+SOURCE = "the two Q4 decoders (seed 0, 10 epochs); test set (10,000 images)"
 
 
 def runs():
@@ -25,85 +32,105 @@ def runs():
 
 
 def measurements():
-    return []
+    return [(image_geometry, ())] + [(decoder_geometry, (cfg,)) for cfg in runs()]
 
 
 @dataclass
 class Q4:
     runs: dict[str, RunResult]
     blocks: dict[str, torch.Tensor]  # [10, PER_DIGIT, 1, 28, 28]: inputs and reconstructions
+    marked: tuple[int, int]  # (digit, column) of the example the text cites
     spread_rows: list[list]
     numbers: dict[str, str]
     claims: list[Claim]
+    checks: list[Check]
+    interpretations: list[Interpretation]
+    shared: dict
 
 
+INTERPRETATIONS = [
+    Interpretation(
+        "q4.a.why",
+        "The autoencoder's encoder was trained so that its 16 numbers suffice to redraw the "
+        "image. The classifier's encoder was trained only to make the digit's class linearly "
+        "readable: cross-entropy does not reward keeping stroke thickness, slant or the shape "
+        "of a loop, so what the encoder keeps of them it keeps as a by-product, and what it did "
+        "not keep no decoder can restore.",
+        "no decoder on an encoder trained with both losses",
+    ),
+    Interpretation(
+        "q4.d.why",
+        "A classifier with a linear head is trained to push the classes apart in exactly this "
+        "space, while the autoencoder's code places digits by appearance. (c) and (d) are then "
+        "the same phenomenon seen from two sides: keeping less within-class detail shrinks the "
+        "within-class spread and leaves the classes standing further apart.",
+        "no encoder trained with a mixture of the two losses",
+    ),
+]
+
+
+@functools.cache
 def results() -> Q4:
     mnist = load_mnist()
     trained = {k: experiments.run(c) for k, c in R.decoders().items()}
-    recon = {k: forward_in_batches(r.model, mnist.test_images) for k, r in trained.items()}
-    codes = {k: encode(r.model.encoder, mnist.test_images) for k, r in trained.items()}
-    spread = {"input": analysis.class_spread(mnist.test_images, mnist.test_labels)}
-    for k in trained:
-        spread[f"recon {k}"] = analysis.class_spread(recon[k], mnist.test_labels)
-        spread[f"code {k}"] = analysis.class_spread(codes[k], mnist.test_labels)
+    inputs = image_geometry()
+    measured = {k: decoder_geometry(c) for k, c in R.decoders().items()}
     idx = analysis.examples_per_digit(mnist.test_labels, PER_DIGIT, seed=1)
-    blocks = {"input": mnist.test_images[idx]} | {LABELS[k]: recon[k][idx] for k in trained}
+    blocks = {"input": mnist.test_images[idx]}  # 40 images: shown, and cheap to redraw
+    blocks |= {LABELS[k]: forward_in_batches(r.model, blocks["input"]) for k, r in trained.items()}
     blocks = {k: v.reshape(10, PER_DIGIT, 1, 28, 28) for k, v in blocks.items()}
+    spread = {"input": inputs["spread"]}
+    for k, m in measured.items():
+        spread[f"recon {k}"], spread[f"code {k}"] = m["recon"], m["code"]
     own = experiments.run(R.pretrained_autoencoder()).final["test_l1"]
+    labels = mnist.test_labels.numpy()
     numbers, claims = describe(trained, spread, own)
-    claims.append(instance_claim(blocks))
-    return Q4(trained, blocks, spread_rows(trained, spread), numbers, claims)
+    typical, marked = typical_claims(inputs, measured, labels, idx.numpy())
+    claims[3:3] = typical
+    for k in measured:
+        numbers[f"q4_rank_rho_{k}"] = f"{typical[0].values[TYPICAL_KEYS[k]]:.2f}"
+    checks = [l1_check(trained, measured), noise_check(l1_of(trained)["autoencoder"], own)]
+    rows = spread_rows(trained, spread)
+    shared = {"q1.16_16.test_l1": own}
+    return Q4(trained, blocks, marked, rows, numbers, claims, checks, INTERPRETATIONS, shared)
 
 
-def spread_rows(trained, spread) -> list[list]:
-    s = spread
-    rows = [["test images (pixels)", "–", *map(formatting.ratio, s["input"].values())]]
+def table(trained, spread) -> dict[str, list]:
+    """The numbers of the geometry table, by row: test L1 (or None), within, between, ratio."""
+    rows = {"test images (pixels)": [None, *spread["input"].values()]}
     for k, r in trained.items():
-        rows.append(
-            [
-                f"reconstructions, {LABELS[k]}",
-                formatting.l1(r.final["test_l1"]),
-                *map(formatting.ratio, s[f"recon {k}"].values()),
-            ]
-        )
+        rows[f"reconstructions, {LABELS[k]}"] = [r.final["test_l1"], *spread[f"recon {k}"].values()]
     for k in trained:
-        rows.append(
-            [f"latent codes, {k} encoder", "–", *map(formatting.ratio, s[f"code {k}"].values())]
-        )
+        rows[f"latent codes, {k} encoder"] = [None, *spread[f"code {k}"].values()]
     return rows
 
 
+def spread_rows(trained, spread) -> list[list]:
+    return [
+        [name, "–" if l1 is None else formatting.l1(l1), *map(formatting.ratio, geometry)]
+        for name, (l1, *geometry) in table(trained, spread).items()
+    ]
+
+
+def l1_of(trained) -> dict[str, float]:
+    return {k: r.final["test_l1"] for k, r in trained.items()}
+
+
 def describe(trained, spread, own_l1) -> tuple[dict, list[Claim]]:
-    l1 = {k: r.final["test_l1"] for k, r in trained.items()}
+    l1 = l1_of(trained)
     numbers = {f"q4_{k}_l1": formatting.l1(v) for k, v in l1.items()}
-    numbers["q4_l1_ratio"] = formatting.ratio(l1["classifier"] / l1["autoencoder"])
     within = {k: spread[f"recon {k}"]["within"] / spread["input"]["within"] for k in trained}
     numbers |= {f"q4_within_vs_input_{k}": f"{100 * v:.0f} %" for k, v in within.items()}
     for k in trained:
         numbers[f"q4_code_ratio_{k}"] = formatting.ratio(spread[f"code {k}"]["ratio"])
+    ratios = {name: row[3] for name, row in table(trained, spread).items()}
     claims = [
         better_claim(l1),
         own_decoder_claim(l1["autoencoder"], own_l1),
         variability_claim(within),
-        separation_claim(spread),
+        separation_claim(spread, ratios),
     ]
     return numbers, claims
-
-
-def instance_claim(blocks: dict[str, torch.Tensor]) -> Claim:
-    """Q4(b) by example: the shown digit that the classifier's encoder redraws least faithfully."""
-    x = blocks["input"]
-    err = {k: (blocks[LABELS[k]] - x).abs().mean(dim=(2, 3, 4)) for k in LABELS}  # [10, PER_DIGIT]
-    gap = err["classifier"] - err["autoencoder"]
-    digit, column = divmod(int(gap.argmax()), PER_DIGIT)
-    ae, clf = err["autoencoder"][digit, column].item(), err["classifier"][digit, column].item()
-    ordinal = ("first", "second", "third", "fourth")[column]
-    text = (
-        f"The clearest case in the figure is the {ordinal} {digit} of its row: through the "
-        f"classifier's encoder it comes back far less like itself (L1 {clf:.3f}) than through "
-        f"the autoencoder's (L1 {ae:.3f})."
-    )
-    return Claim("q4.b.instance", text, "classifier > 1.5 * ae", {"ae": ae, "classifier": clf})
 
 
 def better_claim(l1) -> Claim:
@@ -115,39 +142,120 @@ def better_claim(l1) -> Claim:
     return Claim(
         "q4.a.better",
         text,
-        "ae < classifier",
+        "lower(ae, classifier)",
         {"ae": l1["autoencoder"], "classifier": l1["classifier"]},
+        SOURCE + "; L1 per pixel, final epoch",
+        short="the autoencoder's encoder gives the better reconstructions",
     )
 
 
 def own_decoder_claim(fresh: float, own: float) -> Claim:
     text = (
-        f"A fresh decoder on the AE's frozen encoder reaches {formatting.l1(fresh)}, within "
-        f"{100 * abs(fresh - own) / own:.1f} % of the {formatting.l1(own)} of the Q1 "
-        "autoencoder's own decoder: the code, not the decoder, limits the reconstruction."
+        f"A fresh decoder on the AE's frozen encoder reaches {formatting.l1(fresh)}, "
+        f"{100 * abs(fresh - own) / own:.1f} % from the {formatting.l1(own)} of the Q1 "
+        "autoencoder's own decoder: a decoder trained anew on the frozen code ends within "
+        f"{100 * MIN_EFFECT:.0f} % of the one trained with it."
     )
     return Claim(
-        "q4.a.own_decoder", text, "abs(fresh - own) / own < 0.05", {"fresh": fresh, "own": own}
+        "q4.a.own_decoder",
+        text,
+        "not lower(fresh, own) and not higher(fresh, own)",
+        {"fresh": fresh, "own": own},
+        "the Q4 decoder on the AE encoder and the Q1 (16, 16) autoencoder; test set; L1 per pixel",
     )
+
+
+def rank_within_digit(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each item's rank among the items of its digit by distance to the digit's mean, as a
+    fraction: near 0 the most typical, near 1 the most unusual."""
+    rank = np.zeros(len(distances))
+    for digit in range(10):
+        mask = labels == digit
+        rank[mask] = (np.argsort(np.argsort(distances[mask])) + 0.5) / mask.sum()
+    return rank
+
+
+def typical_claims(inputs, measured, labels, shown) -> tuple[list[Claim], tuple[int, int]]:
+    """Q4(b) measured: how unusual each test digit is among the inputs of its digit (distance to
+    the digit's mean image, ranked), against how unusual its reconstruction is among the same
+    decoder's reconstructions of that digit; and the shown example that shows it best. Ranks
+    within one decoder's outputs do not reward a decoder for drawing blurrier images."""
+    rank = {"input": rank_within_digit(np.asarray(inputs["to_mean"]), labels)}
+    rank |= {k: rank_within_digit(np.asarray(m["to_mean"]), labels) for k, m in measured.items()}
+    rho = {k: float(stats.spearmanr(rank["input"], rank[k])[0]) for k in measured}
+    unusual = rank["input"] >= UNUSUAL
+    median = {k: float(np.median(rank[k][unusual])) for k in measured}
+    general = Claim(
+        "q4.b.typical",
+        f"Through the classifier's encoder an unusual digit comes back more ordinary: an input's "
+        f"rank and its reconstruction's correlate at $\\rho$ = {rho['autoencoder']:.2f} through "
+        f"the autoencoder's encoder and {rho['classifier']:.2f} through the classifier's, and the "
+        f"unusual inputs, the {100 * (1 - UNUSUAL):.0f} % of each digit farthest from its mean, "
+        f"come back at a median rank of {100 * median['classifier']:.0f} % through the "
+        f"classifier's encoder against {100 * median['autoencoder']:.0f} % through the "
+        "autoencoder's: closer to a typical member of their class, though still above the "
+        "middle.",
+        "lower(rho_classifier, rho_ae) and lower(unusual_classifier, unusual_ae) "
+        "and unusual_classifier > 0.5",
+        {
+            "rho_classifier": rho["classifier"],
+            "rho_ae": rho["autoencoder"],
+            "unusual_classifier": median["classifier"],
+            "unusual_ae": median["autoencoder"],
+        },
+        SOURCE + "; Euclidean pixel distance to the mean of the digit's images (inputs) or of "
+        "the same decoder's reconstructions of the digit; rank within the digit; Spearman",
+        short="through the classifier's encoder, an unusual digit comes back more ordinary",
+    )
+    # the shown example: among the shown unusual inputs, the one whose rank drops most through
+    # the classifier's encoder compared with the autoencoder's
+    drop = rank["autoencoder"][shown] - rank["classifier"][shown]
+    best = int(np.where(unusual[shown], drop, -np.inf).argmax())
+    digit, column = divmod(best, PER_DIGIT)
+    i = shown[best]
+    ordinal = ("first", "second", "third", "fourth")[column]
+    example = Claim(
+        "q4.b.example",
+        f"Among the digits shown, the unusual input whose reconstruction ranks lowest through "
+        f"the classifier's encoder, compared with the autoencoder's, is the {ordinal} {digit} "
+        f"(outlined in red): farther from the mean {digit} than "
+        f"{100 * rank['input'][i]:.0f} % of the test "
+        f"{digit}s, its reconstruction ranks at {100 * rank['autoencoder'][i]:.0f} % among the "
+        f"autoencoder path's {digit}s and at {100 * rank['classifier'][i]:.0f} % among the "
+        f"classifier path's.",
+        f"input >= {UNUSUAL} and lower(classifier, ae)",
+        {
+            "input": float(rank["input"][i]),
+            "classifier": float(rank["classifier"][i]),
+            "ae": float(rank["autoencoder"][i]),
+        },
+        f"test image {i}, chosen among the {len(shown)} shown as the unusual one whose rank "
+        "drops most through the classifier's encoder relative to the autoencoder's",
+    )
+    return [general, example], (digit, column)
 
 
 def variability_claim(within) -> Claim:
     text = (
         f"The in-class variability is higher through the **AE encoder**: its reconstructions of "
         f"one digit are {100 * within['autoencoder']:.0f} % as spread out as the input images "
-        f"of that digit (mean pairwise distance), those through the classifier's encoder "
-        f"{100 * within['classifier']:.0f} %. Both are smoother than their inputs; the "
-        "classifier's code keeps less of what makes two 4s differ, though far from nothing."
+        f"of that digit (mean pairwise distance; within {100 * MIN_EFFECT:.0f} % of the "
+        f"inputs), those through the classifier's encoder {100 * within['classifier']:.0f} %. The "
+        "classifier's code keeps less of what makes two images of a digit differ, but more than "
+        "half of it."
     )
     return Claim(
         "q4.c.variability",
         text,
-        "classifier < ae < 1",
+        "higher(ae, classifier) and not lower(ae, 1) and not higher(ae, 1) and classifier > 0.5",
         {"ae": within["autoencoder"], "classifier": within["classifier"]},
+        SOURCE + "; mean pairwise Euclidean distance within a digit, averaged over digits, "
+        "over that of the inputs",
+        short="in-class variability is higher through the autoencoder's encoder",
     )
 
 
-def separation_claim(spread) -> Claim:
+def separation_claim(spread, table_ratios: dict[str, float]) -> Claim:
     code = {k: spread[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}
     recon = {k: spread[f"recon {k}"]["ratio"] for k in ("autoencoder", "classifier")}
     text = (
@@ -159,11 +267,49 @@ def separation_claim(spread) -> Claim:
     return Claim(
         "q4.d.separation",
         text,
-        "code_classifier > code_ae and recon_classifier > recon_ae",
+        "higher(code_classifier, code_ae) and higher(recon_classifier, recon_ae) "
+        "and same([code_classifier, code_ae, recon_classifier, recon_ae], table)",
         {
             "code_classifier": code["classifier"],
             "code_ae": code["autoencoder"],
             "recon_classifier": recon["classifier"],
             "recon_ae": recon["autoencoder"],
+            "table": [
+                table_ratios["latent codes, classifier encoder"],
+                table_ratios["latent codes, autoencoder encoder"],
+                table_ratios[f"reconstructions, {LABELS['classifier']}"],
+                table_ratios[f"reconstructions, {LABELS['autoencoder']}"],
+            ],
         },
+        SOURCE + "; mean distance between digit means over mean distance within a digit "
+        "(Table 'tab-q4-spread', column 'ratio')",
+        short="inter-class separation is higher through the classifier's encoder",
+    )
+
+
+def l1_check(trained, measured) -> Check:
+    """The mean of the per-image errors measured on the cached reconstructions is the test L1
+    each decoder recorded when it trained."""
+    recorded = [trained[k].final["test_l1"] for k in ("autoencoder", "classifier")]
+    measured_l1 = [float(np.mean(measured[k]["l1"])) for k in ("autoencoder", "classifier")]
+    return Check(
+        "q4.check.l1",
+        "the decoders' recorded test L1 equals the mean of the measured per-image errors",
+        "all(abs(a - b) < 1e-4 * a for a, b in zip(recorded, measured))",
+        {"recorded": recorded, "measured": measured_l1},
+        SOURCE,
+    )
+
+
+def noise_check(fresh: float, own: float) -> Check:
+    """The smallest effect the vocabulary calls "lower" or "higher" (`claims.MIN_EFFECT`) is at
+    least twice the difference between two decoders trained apart on the same code: the
+    retraining noise of an L1 measured in this build."""
+    return Check(
+        "q4.check.noise",
+        "the smallest relative effect called 'lower' or 'higher' is at least twice the relative "
+        "L1 difference of two decoders trained apart on the same frozen code",
+        "min_effect >= 2 * abs(fresh - own) / own",
+        {"min_effect": MIN_EFFECT, "fresh": fresh, "own": own},
+        "the Q4 decoder on the AE encoder and the Q1 (16, 16) autoencoder's own decoder; test set",
     )

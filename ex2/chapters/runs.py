@@ -2,7 +2,9 @@
 
 Q2(ii) and Q3(ii) train on the same seeded draw of 100 images; the spread chapter repeats them on
 draws 0..4 (subset seed = model seed = k) and the full-data runs over seeds 0..2. Draw 0 and seed 0
-are the runs of Q2 and Q3 themselves.
+are the runs of Q2 and Q3 themselves. To tell the draw from the seed, the Q2(ii) classifier is
+also swept over one of them with the other fixed: draws 0..4 with model seed 0, and model seeds
+0..4 on draw 0.
 """
 
 from __future__ import annotations
@@ -60,3 +62,13 @@ def repeated(configs: dict[str, RunConfig]) -> dict[str, list[RunConfig]]:
         ],
         "full": [replace(configs["full"], seed=k) for k in range(FULL_DATA_SEEDS)],
     }
+
+
+def draw_sweep(cfg: RunConfig) -> list[RunConfig]:
+    """A 100-image run on draws 0..n-1 with its model seed fixed (draw 0: the run itself)."""
+    return [replace(cfg, subset_seed=k) for k in range(spread_draws())]
+
+
+def seed_sweep(cfg: RunConfig) -> list[RunConfig]:
+    """A 100-image run with model seeds 0..n-1 on its own draw (seed 0: the run itself)."""
+    return [replace(cfg, seed=k) for k in range(spread_draws())]
