@@ -103,6 +103,15 @@ def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> d
         return add({step: steps}, forward("classifier", 2 * TEST_IMAGES))
     if method == "label_spread":
         return add(spreading(), forward("encoder", TEST_IMAGES))
+    if method == "iterated_spread":
+        # the conv-feature graph, then per round: spreading, training, the next round's graph
+        step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
+        per_round = add(
+            {step: s.propagation_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
+            forward("encoder", 60000),
+            {NEIGHBOURS: SPREAD_UNITS},
+        )
+        return add(spreading(), *[per_round] * s.propagation_rounds, forward("classifier", 10000))
     step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
     per_round = add(
         {step: s.pseudo_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
@@ -133,6 +142,12 @@ def latent_work(encoder_run: RunConfig, embed_n: int) -> dict[Unit, float]:
 # Keyed by the measurement functions themselves: a measurement without an entry stops the plan.
 MEASUREMENT_WORK = {
     measurements.reconstruction_quality: reconstruction_work,
+    measurements.test_predictions: lambda classifier: forward("classifier", TEST_IMAGES),
+    measurements.image_geometry: lambda: {},  # pixel arithmetic on the test set, no model
+    measurements.decoder_geometry: lambda decoder: add(
+        forward("decoder", TEST_IMAGES), forward("encoder", TEST_IMAGES)
+    ),
+    measurements.centre_offsets: lambda: {},  # pixel arithmetic on the training set
     measurements.shift_robustness: shift_work,
     measurements.one_nn_accuracy: lambda subset_size, draw: {},
     measurements.latent_geometry: latent_work,
