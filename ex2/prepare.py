@@ -105,19 +105,20 @@ def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> d
         return add(spreading(), forward("encoder", TEST_IMAGES))
     if method == "iterated_spread":
         # the conv-feature graph, then per round: spreading, training, the next round's graph
-        step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
+        step = Unit("classifier", batch=s.propagation_batch, training=True, augment=True)
+        batches = steps_per_epoch(60000, s.propagation_batch, 1, s.max_batches)
         per_round = add(
-            {step: s.propagation_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
+            {step: s.propagation_epochs * batches},
             forward("encoder", 60000),
             {NEIGHBOURS: SPREAD_UNITS},
         )
         return add(spreading(), *[per_round] * s.propagation_rounds, forward("classifier", 10000))
-    step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
-    per_round = add(
-        {step: s.pseudo_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
-        forward("classifier", (s.pseudo_epochs + 1) * TEST_IMAGES + 60000),
-    )
-    return add(spreading(), *[per_round] * s.rounds)
+    raise ValueError(f"prepare does not know the work of the 100-label method {method!r}")
+
+
+def diagnosis_work(encoder: RunConfig, settings: dict, draws: int) -> dict[Unit, float]:
+    """semi.spread_diagnosis: the codes' graph and the conv features' graph, then cheap spreads."""
+    return add(spreading(), spreading())
 
 
 def reconstruction_work(autoencoder: RunConfig, classifier: RunConfig) -> dict[Unit, float]:
@@ -152,6 +153,7 @@ MEASUREMENT_WORK = {
     measurements.one_nn_accuracy: lambda subset_size, draw: {},
     measurements.latent_geometry: latent_work,
     semi.method_result: method_work,
+    semi.spread_diagnosis: diagnosis_work,
 }
 
 
