@@ -157,19 +157,20 @@ def result_rows(acc) -> list[list]:
 
 
 def compute_rows(seconds) -> list[list]:
-    """Per method: CPU seconds per draw (mean) and job seconds over all draws; then the total."""
-    names = {**NAMES, "diagnosis": "diagnosis of the spreads (all draws at once)"}
+    """Per method: CPU seconds per draw (mean), CPU and job seconds of all its jobs; the total."""
+    names = {**NAMES, "diagnosis": "diagnosis of the spreads (one job)"}
     rows = [
         [
             names[m],
-            formatting.seconds(np.mean(s["cpu_seconds"])),
+            formatting.seconds(np.mean(s["cpu_seconds"])) if m != "diagnosis" else "",
+            formatting.seconds(sum(s["cpu_seconds"])),
             formatting.seconds(sum(s["seconds"])),
         ]
         for m, s in seconds.items()
     ]
     cpu = sum(sum(s["cpu_seconds"]) for s in seconds.values())
     job = sum(sum(s["seconds"]) for s in seconds.values())
-    return rows + [["total", formatting.seconds(cpu) + " (all jobs)", formatting.seconds(job)]]
+    return rows + [["total", "", formatting.seconds(cpu), formatting.seconds(job)]]
 
 
 def spread_rows(diagnosis, settings: dict) -> list[list]:
