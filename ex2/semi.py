@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from scipy import sparse
 from sklearn.decomposition import PCA
-from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from torch import nn
 
 from ex2 import train as T
@@ -42,6 +42,7 @@ METHODS = (
     "label_spread",
     "iterated_spread",
 )  # trained here; step 1 is Q3(ii)
+SPREADING = ("label_spread", "iterated_spread")  # the methods that use the unlabelled images
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,22 @@ def finetune(
     return model
 
 
+def nearest_neighbours(points: np.ndarray, k: int) -> np.ndarray:
+    """Each point's k nearest other points (Euclidean), nearest first: [n, k] indices."""
+    return NearestNeighbors(n_neighbors=k).fit(points).kneighbors(return_distance=False)
+
+
 def knn_graph(points: np.ndarray, k: int) -> sparse.csr_matrix:
-    """The symmetric k-NN graph of the points, normalised as S = D^-1/2 W D^-1/2."""
-    graph = kneighbors_graph(points, n_neighbors=k, mode="connectivity", include_self=False)
+    return neighbour_graph(nearest_neighbours(points, k))
+
+
+def neighbour_graph(neighbours: np.ndarray) -> sparse.csr_matrix:
+    """The symmetric graph that joins each point to its neighbours (rows of `nearest_neighbours`),
+    normalised as S = D^-1/2 W D^-1/2 (built as scikit-learn's kneighbors_graph builds it)."""
+    n, k = neighbours.shape
+    graph = sparse.csr_matrix(
+        (np.ones(n * k), neighbours.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
+    )
     graph = graph.maximum(graph.T)  # symmetric: an outlier's neighbours also reach the outlier
     degree = np.asarray(graph.sum(1)).ravel()
     inv_sqrt = sparse.diags(1.0 / np.sqrt(np.maximum(degree, 1e-12)))
@@ -193,21 +207,39 @@ def seed_classes(pool: LabelledPool) -> np.ndarray:
     return partial
 
 
-def code_graph(encoder: nn.Module, images: torch.Tensor, s: SemiSettings):
-    """The k-NN graph of the images' autoencoder codes, each code dimension scaled to unit spread
-    (so no dimension dominates the distances); and the scaled codes with their scale."""
+def scaled_codes(encoder: nn.Module, images: torch.Tensor):
+    """The images' autoencoder codes, each dimension scaled to unit spread (so that no dimension
+    dominates the distances), and the scale."""
     codes = T.encode(encoder, images).numpy().astype(np.float64)
     scale = codes.std(0, keepdims=True) + 1e-8
-    return knn_graph(codes / scale, s.neighbours), codes / scale, scale
+    return codes / scale, scale
 
 
-def spread_labels(pool: LabelledPool, encoder: nn.Module, s: SemiSettings):
-    """Label spreading over the autoencoder codes of all training images.
+def conv_features(encoder: nn.Module, images: torch.Tensor, s: SemiSettings) -> np.ndarray:
+    """The first `graph_dims` principal components of the encoder's conv features (1024 numbers
+    per image, before the 16-d bottleneck)."""
+    features = T.encode(encoder.features, images).numpy()
+    return PCA(min(s.graph_dims, *features.shape), random_state=0).fit_transform(features)
+
+
+def first_neighbours(images: torch.Tensor, encoder: nn.Module, s: SemiSettings) -> dict:
+    """The nearest neighbours of every image on the autoencoder codes (step 4's graph) and on the
+    conv features (step 5's first graph). They do not depend on the labels."""
+    return {
+        "codes": nearest_neighbours(scaled_codes(encoder, images)[0], s.neighbours),
+        "conv": nearest_neighbours(conv_features(encoder, images, s), s.neighbours),
+    }
+
+
+def spread_labels(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, neighbours: np.ndarray):
+    """Label spreading over the graph of the autoencoder codes of all training images (their
+    `neighbours`).
 
     Returns the spread class of every training image and a k-NN classifier on the spread labels
     that predicts new images from their codes.
     """
-    graph, codes, scale = code_graph(encoder, pool.images, s)
+    codes, scale = scaled_codes(encoder, pool.images)
+    graph = neighbour_graph(neighbours)
     labels = label_spreading(graph, seed_classes(pool), s.alpha, s.spread_iterations).argmax(1)
     knn = KNeighborsClassifier(n_neighbors=s.neighbours).fit(codes, labels)
     knn.code_scale_ = scale
@@ -217,14 +249,6 @@ def spread_labels(pool: LabelledPool, encoder: nn.Module, s: SemiSettings):
 def spread_predict(knn, encoder: nn.Module, images: torch.Tensor) -> np.ndarray:
     codes = T.encode(encoder, images).numpy().astype(np.float64)
     return knn.predict(codes / knn.code_scale_)
-
-
-def conv_feature_graph(encoder: nn.Module, images: torch.Tensor, s: SemiSettings):
-    """The k-NN graph of the images on the first `graph_dims` principal components of the
-    encoder's conv features (1024 numbers per image, before the 16-d bottleneck)."""
-    features = T.encode(encoder.features, images).numpy()
-    pca = PCA(min(s.graph_dims, *features.shape), random_state=0)
-    return knn_graph(pca.fit_transform(features), s.neighbours)
 
 
 def certain_labels(dist: np.ndarray, pool: LabelledPool):
@@ -263,12 +287,13 @@ def train_weighted(model, images, labels, weights, epochs: int, s: SemiSettings,
 
 
 def iterated_spreading(
-    pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int
+    pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int, neighbours: np.ndarray
 ) -> nn.Module:
     """Rounds of: spread the 100 labels (per class) over a graph, train the classifier on the
-    spread labels weighted by certainty, rebuild the graph on the classifier's own codes."""
+    spread labels weighted by certainty, rebuild the graph on the classifier's own codes. The
+    first graph joins the conv-feature `neighbours`."""
     partial = seed_classes(pool)
-    graph = conv_feature_graph(encoder, pool.images, s)
+    graph = neighbour_graph(neighbours)
     model = pretrained_classifier(encoder, seed)
     model.to(memory_format=torch.channels_last)
     for r in range(s.propagation_rounds):
@@ -294,17 +319,21 @@ def run_method(
     seed: int,
     test_images: torch.Tensor,
     test_labels: torch.Tensor,
+    neighbours: dict | None = None,
 ) -> dict:
-    """Train one method on the pool and score it on the test set."""
+    """Train one method on the pool and score it on the test set. `neighbours`: those of
+    `first_neighbours` (found here when not given)."""
     if method == "finetune" or method == "finetune_aug":
         model = finetune(pool, encoder, s, seed, method == "finetune_aug", test_images, test_labels)
         return {"test_accuracy": test_accuracy(model, test_images, test_labels)}
+    if method in SPREADING and neighbours is None:
+        neighbours = first_neighbours(pool.images, encoder, s)
     if method == "label_spread":
-        _, spreader = spread_labels(pool, encoder, s)
+        _, spreader = spread_labels(pool, encoder, s, neighbours["codes"])
         predicted = spread_predict(spreader, encoder, test_images)
         return {"test_accuracy": float((predicted == test_labels.numpy()).mean())}
     if method == "iterated_spread":
-        model = iterated_spreading(pool, encoder, s, seed)
+        model = iterated_spreading(pool, encoder, s, seed, neighbours["conv"])
         return {"test_accuracy": test_accuracy(model, test_images, test_labels)}
     raise ValueError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
 
@@ -326,17 +355,43 @@ def method_result(
 ) -> dict:
     """One method on one seeded draw of labels (draw k: subset seed k, model seed k), on the
     encoder of the autoencoder run `encoder_run`. Only `labelled_pool` reads training labels, and
-    only the drawn ones; the test set only scores the finished model."""
+    only the drawn ones; the test set only scores the finished model. The seconds exclude the
+    first graphs' neighbours, found once for every draw (`neighbour_lists`)."""
     mnist = load_mnist()
     encoder = run(encoder_run).model.encoder
     subset = random_subset(len(mnist.train_labels), subset_size, draw)
     pool = labelled_pool(mnist.train_images, mnist.train_labels, subset)
+    neighbours = stored_neighbours(encoder_run, settings) if method in SPREADING else None
     start, cpu = time.perf_counter(), time.process_time()
     result = run_method(
-        method, pool, encoder, SemiSettings(**settings), draw, mnist.test_images, mnist.test_labels
+        method,
+        pool,
+        encoder,
+        SemiSettings(**settings),
+        draw,
+        mnist.test_images,
+        mnist.test_labels,
+        neighbours,
     )
     elapsed = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
     return {**result, **elapsed}
+
+
+@cached_measurement
+def neighbour_lists(encoder_run: RunConfig, settings: dict) -> dict:
+    """`first_neighbours` of the 60,000 training images (no labels): the same for every draw, so
+    found once for steps 4 and 5 and the diagnosis."""
+    images = load_mnist().train_images
+    encoder = run(encoder_run).model.encoder
+    start, cpu = time.perf_counter(), time.process_time()
+    found = first_neighbours(images, encoder, SemiSettings(**settings))
+    elapsed = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+    return {**{k: v.tolist() for k, v in found.items()}, **elapsed}
+
+
+def stored_neighbours(encoder_run: RunConfig, settings: dict) -> dict[str, np.ndarray]:
+    stored = neighbour_lists(encoder_run, settings)
+    return {k: np.asarray(stored[k]) for k in ("codes", "conv")}
 
 
 # Step 4's spread, then step 5's first spread one change at a time:
@@ -370,15 +425,12 @@ def spread_diagnosis(encoder_run: RunConfig, settings: dict, draws: int) -> dict
     """What label spreading gets wrong, measured on the 59,900 unlabelled training images of each
     draw with their true labels, read here after the spreading and by no method: for each spread
     of `SPREADS`, the confusion counts per draw; per draw, the class counts of its 100 labels; per
-    graph, which classes its edges join. The graphs do not depend on the draw: built once."""
+    graph, which classes its edges join. The graphs are those of `neighbour_lists`."""
     mnist = load_mnist()
-    encoder = run(encoder_run).model.encoder
     s = SemiSettings(**settings)
+    neighbours = stored_neighbours(encoder_run, settings)  # timed apart
     start, cpu = time.perf_counter(), time.process_time()
-    graphs = {
-        "codes": code_graph(encoder, mnist.train_images, s)[0],
-        "conv": conv_feature_graph(encoder, mnist.train_images, s),
-    }
+    graphs = {k: neighbour_graph(v) for k, v in neighbours.items()}
     truth = mnist.train_labels.numpy()
     per_draw = []
     for draw in range(draws):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import sparse
+from sklearn.neighbors import kneighbors_graph
 
 from ex2 import semi
 from ex2.data import MnistTensors, random_subset
@@ -90,7 +91,8 @@ def test_label_spreading_recovers_well_separated_classes():
 
     subset = torch.arange(10)  # one label per class
     pool = semi.labelled_pool(points, labels, subset)
-    spread, _ = semi.spread_labels(pool, Flatten(), semi.SemiSettings())
+    neighbours = semi.nearest_neighbours(semi.scaled_codes(Flatten(), points)[0], 10)
+    spread, _ = semi.spread_labels(pool, Flatten(), semi.SemiSettings(), neighbours)
     assert (torch.as_tensor(spread) == labels).float().mean() > 0.99
 
 
@@ -141,3 +143,17 @@ def test_confusion_and_edge_classes_count_by_true_class():
     graph = sparse.csr_matrix((np.ones(6), ([0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2])), shape=(4, 4))
     shares = semi.edge_classes(graph, truth)
     assert shares[0, :2].tolist() == [2 / 3, 1 / 3] and shares[1, :2].tolist() == [1 / 3, 2 / 3]
+
+
+def test_the_graph_from_stored_neighbours_is_scikit_learns_knn_graph():
+    """The graphs are rebuilt from stored neighbour lists: the same matrix as one built with
+    scikit-learn's kneighbors_graph, entry order included (the order of a sparse row decides the
+    rounding of the spreading's sums)."""
+    points = np.random.default_rng(0).normal(size=(3000, 16))
+    graph = kneighbors_graph(points, n_neighbors=10, mode="connectivity", include_self=False)
+    graph = graph.maximum(graph.T)
+    inv_sqrt = sparse.diags(1.0 / np.sqrt(np.asarray(graph.sum(1)).ravel()))
+    expected = (inv_sqrt @ graph @ inv_sqrt).tocsr()
+    ours = semi.knn_graph(points, 10)
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(expected, part), getattr(ours, part)), part

@@ -55,6 +55,7 @@ def runs():
 def measurements():
     encoder = R.pretrained_autoencoder()
     return [
+        (semi.neighbour_lists, (encoder, settings())),
         *[
             (semi.method_result, (m, k, encoder, settings()))
             for m in semi.METHODS
@@ -128,7 +129,9 @@ def results() -> Labels100:
     seconds = {
         m: {k: [r[k] for r in rs] for k in ("seconds", "cpu_seconds")} for m, rs in measured.items()
     }
-    seconds["diagnosis"] = {k: [diagnosis[k]] for k in ("seconds", "cpu_seconds")}
+    neighbours = semi.neighbour_lists(encoder, settings())
+    for name, result in (("neighbours", neighbours), ("diagnosis", diagnosis)):
+        seconds[name] = {k: [result[k]] for k in ("seconds", "cpu_seconds")}
     numbers = {f"l100_{m}": formatting.pm(v) + " %" for m, v in acc.items()}
     numbers["l100_draws"] = str(len(draws))
     numbers |= {f"l100_s_{k}": str(v) for k, v in settings().items()}
@@ -158,11 +161,15 @@ def result_rows(acc) -> list[list]:
 
 def compute_rows(seconds) -> list[list]:
     """Per method: CPU seconds per draw (mean), CPU and job seconds of all its jobs; the total."""
-    names = {**NAMES, "diagnosis": "diagnosis of the spreads (one job)"}
+    names = {
+        **NAMES,
+        "neighbours": "the first graphs of steps 4 and 5 (one job)",
+        "diagnosis": "diagnosis of the spreads (one job)",
+    }
     rows = [
         [
             names[m],
-            formatting.seconds(np.mean(s["cpu_seconds"])) if m != "diagnosis" else "",
+            formatting.seconds(np.mean(s["cpu_seconds"])) if m in NAMES else "",
             formatting.seconds(sum(s["cpu_seconds"])),
             formatting.seconds(sum(s["seconds"])),
         ]
