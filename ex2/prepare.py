@@ -101,23 +101,31 @@ def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> d
         step = Unit("classifier", batch=s.batch_size, training=True, augment=method != "finetune")
         steps = min(s.steps, s.max_batches or s.steps)  # one epoch of `steps` batches
         return add({step: steps}, forward("classifier", 2 * TEST_IMAGES))
-    if method == "label_spread":
-        return add(spreading(), forward("encoder", TEST_IMAGES))
+    # the first graphs' neighbours are semi.neighbour_lists's work, done once for every draw
+    if method == "label_spread":  # spreading, a k-NN classifier on the codes, the test's codes
+        return add(forward("encoder", 60000 + TEST_IMAGES), {NEIGHBOURS: SPREAD_UNITS / 2})
     if method == "iterated_spread":
-        # the conv-feature graph, then per round: spreading, training, the next round's graph
-        step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
+        # per round: spreading, training, the next round's graph
+        step = Unit("classifier", batch=s.propagation_batch, training=True, augment=True)
+        batches = steps_per_epoch(60000, s.propagation_batch, 1, s.max_batches)
         per_round = add(
-            {step: s.propagation_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
+            {step: s.propagation_epochs * batches},
             forward("encoder", 60000),
             {NEIGHBOURS: SPREAD_UNITS},
         )
-        return add(spreading(), *[per_round] * s.propagation_rounds, forward("classifier", 10000))
-    step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
-    per_round = add(
-        {step: s.pseudo_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
-        forward("classifier", (s.pseudo_epochs + 1) * TEST_IMAGES + 60000),
-    )
-    return add(spreading(), *[per_round] * s.rounds)
+        return add(*[per_round] * s.propagation_rounds, forward("classifier", TEST_IMAGES))
+    raise ValueError(f"prepare does not know the work of the 100-label method {method!r}")
+
+
+def neighbours_work(encoder: RunConfig, settings: dict) -> dict[Unit, float]:
+    """semi.neighbour_lists: the k-NN of the codes and of the conv features' PCA (each costs
+    about what spreading() costs)."""
+    return add(spreading(), spreading())
+
+
+def diagnosis_work(encoder: RunConfig, settings: dict, draws: int) -> dict[Unit, float]:
+    """semi.spread_diagnosis: four spreads per draw over the stored graphs."""
+    return {NEIGHBOURS: draws * SPREAD_UNITS / 4}
 
 
 def reconstruction_work(autoencoder: RunConfig, classifier: RunConfig) -> dict[Unit, float]:
@@ -152,6 +160,8 @@ MEASUREMENT_WORK = {
     measurements.one_nn_accuracy: lambda subset_size, draw: {},
     measurements.latent_geometry: latent_work,
     semi.method_result: method_work,
+    semi.neighbour_lists: neighbours_work,
+    semi.spread_diagnosis: diagnosis_work,
 }
 
 

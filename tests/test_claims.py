@@ -436,12 +436,78 @@ L100 = {
     "finetune": [0.8388, 0.7893, 0.7890, 0.8430, 0.7945],
     "finetune_aug": [0.9252, 0.8866, 0.9098, 0.9315, 0.9028],
     "label_spread": [0.9535, 0.9312, 0.9023, 0.9566, 0.9423],
-    "pseudo_label": [0.9705, 0.9523, 0.9123, 0.9747, 0.9597],
+    "iterated_spread": [0.9833, 0.9728, 0.9849, 0.9829, 0.9828],
+}
+L100_STEP5 = L100["iterated_spread"]
+# semi.spread_diagnosis, shaped like this build's: per draw the 100 labels' class counts, step 4's
+# largest confusion (true class, spread class, share of the true class) and each spread's accuracy
+L100_COUNTS = [
+    [8, 9, 9, 6, 9, 10, 9, 17, 15, 8],
+    [11, 12, 13, 10, 9, 9, 14, 11, 3, 8],
+    [9, 7, 11, 18, 9, 8, 11, 11, 10, 6],
+    [11, 10, 8, 8, 9, 8, 11, 11, 10, 14],
+    [10, 12, 11, 12, 12, 8, 8, 10, 6, 11],
+]
+L100_PAIRS = [(3, 8), (8, 3), (9, 4), (4, 9), (8, 3)]
+L100_SPREADS = {  # name: (accuracy per draw, share of the draw's pair)
+    "step4": ([0.9389, 0.9257, 0.9022, 0.9469, 0.9325], [0.096, 0.279, 0.396, 0.149, 0.168]),
+    "seed_mass": ([0.9576, 0.9515, 0.9498, 0.9534, 0.9507], [0.05, 0.06, 0.060, 0.052, 0.06]),
+    "iterations": ([0.9586, 0.9496, 0.9530, 0.9548, 0.9511], [0.05, 0.06, 0.058, 0.05, 0.06]),
+    "step5": ([0.9659, 0.9596, 0.9621, 0.9626, 0.9583], [0.03, 0.04, 0.035, 0.033, 0.06]),
 }
 
 
-def labels100_claims(acc=L100):
-    return C.by_id([*labels100.step_claims(acc), labels100.best_claim(acc)])
+def spread_confusion(accuracy: float, pair, share: float, per_class: int = 6000) -> list:
+    """Confusion counts with `accuracy` overall, `share` of class pair[0] spread as pair[1] and the
+    other errors even over the other cells."""
+    wrong = (1 - accuracy) * 10 * per_class - share * per_class
+    counts = np.full((10, 10), wrong / 89)
+    counts[pair] = share * per_class
+    np.fill_diagonal(counts, 0)
+    np.fill_diagonal(counts, per_class - counts.sum(1))
+    return counts.tolist()
+
+
+def l100_diagnosis(spreads=L100_SPREADS, counts=L100_COUNTS, conv_edges=0.0288):
+    edges = {
+        g: np.full((10, 10), 0.05 / 9) + np.eye(10) * (0.95 - 0.05 / 9) for g in ("codes", "conv")
+    }
+    edges["codes"][9, 4], edges["conv"][9, 4] = 0.0405, conv_edges
+    draws = [
+        {
+            "label_counts": counts[k],
+            "confusion": {
+                name: spread_confusion(acc[k], L100_PAIRS[k], share[k])
+                for name, (acc, share) in spreads.items()
+            },
+        }
+        for k in range(len(counts))
+    ]
+    return {"draws": draws, "edge_classes": {g: e.tolist() for g, e in edges.items()}}
+
+
+def labels100_claims(acc=L100, diagnosis=None):
+    diagnosis = diagnosis or l100_diagnosis()
+    return C.by_id(
+        [
+            *labels100.step_claims(acc),
+            labels100.best_claim(acc),
+            labels100.published_claim(acc["iterated_spread"]),
+            *labels100.diagnosis_claims(diagnosis, acc["label_spread"]),
+            labels100.step5_worst_claim(diagnosis, acc["iterated_spread"]),
+        ]
+    )
+
+
+def l100_swapped_counts():
+    """The worst draw's 100 labels with the counts of its two confused classes swapped."""
+    counts = [list(c) for c in L100_COUNTS]
+    counts[2][4], counts[2][9] = counts[2][9], counts[2][4]
+    return labels100_claims(diagnosis=l100_diagnosis(counts=counts))
+
+
+def l100_spreads(**changed):
+    return labels100_claims(diagnosis=l100_diagnosis(spreads={**L100_SPREADS, **changed}))
 
 
 # The committed bench's verdicts: each comparison's per-repeat seconds (baseline, candidate).
@@ -603,6 +669,37 @@ def perturbations(monkeypatch) -> dict[str, tuple]:
             for m in list(L100)[1:]
         },
         "labels100.best": (labels100_claims, [lambda: labels100_claims(inverted_l100)]),
+        "labels100.published": (
+            labels100_claims,
+            [lambda: labels100_claims({**L100, "iterated_spread": [0.9875] * 5})],
+        ),
+        "labels100.imbalance": (labels100_claims, [l100_swapped_counts]),
+        "labels100.step5_worst_draw": (
+            labels100_claims,
+            [
+                lambda: labels100_claims({**L100, "iterated_spread": [0.97, *L100_STEP5[1:]]}),
+                # class 8 no longer the class step 5's first spread gets wrong most often
+                lambda: l100_spreads(
+                    step5=(L100_SPREADS["step5"][0], [0.03, 0, 0.035, 0.03, 0.06])
+                ),
+            ],
+        ),
+        "labels100.worst_draw": (labels100_claims, [l100_swapped_counts]),
+        "labels100.worst_draw_fixed": (
+            labels100_claims,
+            [
+                lambda: l100_spreads(seed_mass=(L100_SPREADS["seed_mass"][0], [0.2] * 5)),
+                lambda: l100_spreads(step5=L100_SPREADS["iterations"]),
+                lambda: labels100_claims(diagnosis=l100_diagnosis(conv_edges=0.0400)),
+            ],
+        ),
+        "labels100.spread_gain": (
+            labels100_claims,
+            [
+                lambda: l100_spreads(seed_mass=(L100_SPREADS["step4"][0], [0.06] * 5)),
+                lambda: l100_spreads(step5=(L100_SPREADS["iterations"][0], [0.035] * 5)),
+            ],
+        ),
         **{
             f"performance.{name.replace('book_schedule_speedup', 'schedule')}": (
                 performance_claims,

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
+from sklearn.neighbors import kneighbors_graph
 
 from ex2 import semi
 from ex2.data import MnistTensors, random_subset
@@ -9,13 +11,10 @@ from ex2.models import Encoder
 TINY = semi.SemiSettings(
     steps=20,
     batch_size=10,
-    rounds=1,
-    pseudo_epochs=1,
-    pseudo_batch=64,
-    propagation_rounds=2,
+    propagation_rounds=2,  # so that the second round spreads over the classifier's own codes
     propagation_epochs=1,
+    propagation_batch=64,
     max_batches=3,
-    confidence=0.0,
 )
 
 
@@ -49,13 +48,7 @@ def test_unlabelled_images_labels_never_reach_training(mnist):
     assert (scrambled[outside] != data.train_labels[outside]).all()
     fake = MnistTensors(data.train_images, scrambled, data.test_images, data.test_labels)
     real = run_all_methods(data, subset)
-    assert set(real) == {
-        "finetune",
-        "finetune_aug",
-        "label_spread",
-        "pseudo_label",
-        "iterated_spread",
-    }
+    assert set(real) == {"finetune", "finetune_aug", "label_spread", "iterated_spread"}
     assert real == run_all_methods(fake, subset)
     # and the 100 labels themselves do matter: scrambling them changes the results
     wrong_100 = scrambled.clone()
@@ -98,7 +91,8 @@ def test_label_spreading_recovers_well_separated_classes():
 
     subset = torch.arange(10)  # one label per class
     pool = semi.labelled_pool(points, labels, subset)
-    spread, confidence, _ = semi.spread_labels(pool, Flatten(), semi.SemiSettings())
+    neighbours = semi.nearest_neighbours(semi.scaled_codes(Flatten(), points)[0], 10)
+    spread, _ = semi.spread_labels(pool, Flatten(), semi.SemiSettings(), neighbours)
     assert (torch.as_tensor(spread) == labels).float().mean() > 0.99
 
 
@@ -138,5 +132,28 @@ def test_smoke_settings_are_smaller_than_the_full_ones(monkeypatch):
     assert full == semi.SemiSettings()
     monkeypatch.setenv("EX2_PROFILE", "smoke")
     smoke = semi.settings_for_profile()
-    assert smoke.steps < full.steps and smoke.rounds < full.rounds and smoke.max_batches
+    assert smoke.steps < full.steps and smoke.max_batches
     assert smoke.propagation_rounds < full.propagation_rounds
+
+
+def test_confusion_and_edge_classes_count_by_true_class():
+    truth = np.array([0, 0, 1, 1])
+    assert semi.confusion(truth, np.array([0, 1, 1, 1]))[:2, :2].tolist() == [[1, 1], [0, 2]]
+    # edges 0-1 (class 0 to 0), 1-2 (0 to 1), 2-3 (1 to 1), both directions
+    graph = sparse.csr_matrix((np.ones(6), ([0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2])), shape=(4, 4))
+    shares = semi.edge_classes(graph, truth)
+    assert shares[0, :2].tolist() == [2 / 3, 1 / 3] and shares[1, :2].tolist() == [1 / 3, 2 / 3]
+
+
+def test_the_graph_from_stored_neighbours_is_scikit_learns_knn_graph():
+    """The graphs are rebuilt from stored neighbour lists: the same matrix as one built with
+    scikit-learn's kneighbors_graph, entry order included (the order of a sparse row decides the
+    rounding of the spreading's sums)."""
+    points = np.random.default_rng(0).normal(size=(3000, 16))
+    graph = kneighbors_graph(points, n_neighbors=10, mode="connectivity", include_self=False)
+    graph = graph.maximum(graph.T)
+    inv_sqrt = sparse.diags(1.0 / np.sqrt(np.asarray(graph.sum(1)).ravel()))
+    expected = (inv_sqrt @ graph @ inv_sqrt).tocsr()
+    ours = semi.knn_graph(points, 10)
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(expected, part), getattr(ours, part)), part
