@@ -152,7 +152,7 @@ LONG_NAMES = [
     "2. fine-tune the AE encoder",
     "3. + augmentation",
     "4. label spreading\non AE codes",
-    "5. + self-training (pseudo-labels)",
+    "5. iterated spreading and training",
 ]
 
 
