@@ -38,12 +38,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from ex2 import experiments, train
 from ex2.bench_book import compare_schedules, profile_step, time_shares
 from ex2.chapters.provenance import cpu_name
-from ex2.data import REPO_ROOT, ensure_mnist, load_mnist, shuffled_batches
+from ex2.data import REPO_ROOT, TRAIN_IMAGES, ensure_mnist, load_mnist, shuffled_batches
 from ex2.models import Classifier, ConvAutoencoder
 
 BATCH = 256
 WARMUP = 3  # untimed steps first: allocator and kernel caches warm, as they are in a real epoch
-STEPS_PER_EPOCH = -(-60000 // BATCH)
+STEPS_PER_EPOCH = train.steps_per_epoch(TRAIN_IMAGES, BATCH)
 RESULTS = REPO_ROOT / "bench" / "results.json"
 
 

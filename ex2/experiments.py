@@ -137,7 +137,7 @@ class RunResult:
 
 
 def final_metrics(history: train.History) -> dict:
-    if isinstance(history, train.ReconstructionHistory):
+    if history.loss_name == "L1":
         out = {
             "test_l1": history.test_loss[-1],
             "train_l1": history.train_loss[-1],
@@ -209,11 +209,6 @@ def read_sealed(path: Path) -> tuple[dict | None, str | None]:
 # --------------------------------------------------------------------------- the runs
 
 
-def history_from_dict(d: dict) -> train.History:
-    cls = train.ReconstructionHistory if d["loss_name"] == "L1" else train.ClassificationHistory
-    return cls.from_dict(d)
-
-
 class StoredRun(NamedTuple):
     metrics: dict
     checkpoint: bytes  # the bytes whose SHA-256 was checked: the ones to load
@@ -269,7 +264,7 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
         return RunResult(
             cfg,
             model.cpu().eval(),
-            history_from_dict(payload["history"]),
+            train.History(**payload["history"]),
             folder,
             stored.metrics["subset_indices"],
             float(stored.metrics["train_seconds"]),
@@ -320,7 +315,9 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = 
 def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
     model = tasks.build_model(cfg)
     start = time.perf_counter()
-    history = tasks.train_run(cfg, model, log, lambda c: run(c, log=log).model.encoder)
+    frozen = None if cfg.encoder is None else run(cfg.encoder, log=log).model.encoder
+    mnist = data.load_mnist().to(train.default_device())
+    history = tasks.train_run(cfg, model, mnist, frozen, log)
     seconds = time.perf_counter() - start
     subset = tasks.subset_of(cfg)
     # Only now is a previous result replaced: a retrain that fails before (a broken upstream run,

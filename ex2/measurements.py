@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from ex2 import analysis
 from ex2.config import RunConfig
-from ex2.data import load_mnist, random_subset
+from ex2.data import TRAIN_IMAGES, load_mnist, random_subset
 from ex2.experiments import cached_measurement, run
 from ex2.train import encode, forward_in_batches, predictions
 
@@ -134,7 +134,7 @@ def centre_offsets() -> dict:
 def one_nn_accuracy(subset_size: int, draw: int) -> float:
     """1-nearest-neighbour test accuracy in pixel space on a seeded draw of training images."""
     mnist = load_mnist()
-    idx = random_subset(60000, subset_size, draw)
+    idx = random_subset(TRAIN_IMAGES, subset_size, draw)
     return analysis.nearest_neighbour_accuracy(
         mnist.train_images[idx], mnist.train_labels[idx], mnist.test_images, mnist.test_labels
     )

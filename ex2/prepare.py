@@ -30,13 +30,13 @@ from pathlib import Path
 
 from ex2 import chapters, experiments, measurements, semi
 from ex2.config import RunConfig
+from ex2.data import TEST_IMAGES, TRAIN_IMAGES
 from ex2.estimate import TOLERANCE, TOLERANCE_FLOOR, errors
 from ex2.schedule import Job, Outcome, report_progress, run_jobs
 from ex2.train import steps_per_epoch
 
 # --------------------------------------------------------------------------- units of work
 
-TEST_IMAGES = 10000
 FORWARD_BATCH = 500  # forward passes are timed on 500 images and counted per 500 (linear in N)
 JOB_START = 0.3  # seconds: a job's data, folders and checkpoints, in a worker that has imported all
 
@@ -79,7 +79,7 @@ def add(*works: dict[Unit, float]) -> dict[Unit, float]:
 def run_work(cfg: RunConfig) -> dict[Unit, float]:
     """A run: its training steps, a test-set evaluation per epoch, and a frozen encoder's codes."""
     c, d, n = cfg.base, cfg.latent, cfg.batch_size
-    images = cfg.subset_size or 60000
+    images = cfg.subset_size or TRAIN_IMAGES
     per_epoch = steps_per_epoch(images, n, cfg.passes_per_epoch, cfg.max_batches)
     steps = {Unit(cfg.task, c, d, n, training=True): cfg.epochs * per_epoch}
     evals = forward(cfg.task, cfg.epochs * TEST_IMAGES, c, d)
@@ -91,7 +91,7 @@ def run_work(cfg: RunConfig) -> dict[Unit, float]:
 
 def spreading() -> dict[Unit, float]:
     """semi.spread_labels: codes of the 60,000 training images, their k-NN graph, the spreading."""
-    return add(forward("encoder", 60000), {NEIGHBOURS: SPREAD_UNITS})
+    return add(forward("encoder", TRAIN_IMAGES), {NEIGHBOURS: SPREAD_UNITS})
 
 
 def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> dict[Unit, float]:
@@ -107,15 +107,20 @@ def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> d
         # the conv-feature graph, then per round: spreading, training, the next round's graph
         step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
         per_round = add(
-            {step: s.propagation_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
-            forward("encoder", 60000),
+            {
+                step: s.propagation_epochs
+                * steps_per_epoch(TRAIN_IMAGES, s.pseudo_batch, 1, s.max_batches)
+            },
+            forward("encoder", TRAIN_IMAGES),
             {NEIGHBOURS: SPREAD_UNITS},
         )
-        return add(spreading(), *[per_round] * s.propagation_rounds, forward("classifier", 10000))
+        return add(
+            spreading(), *[per_round] * s.propagation_rounds, forward("classifier", TEST_IMAGES)
+        )
     step = Unit("classifier", batch=s.pseudo_batch, training=True, augment=True)
     per_round = add(
-        {step: s.pseudo_epochs * steps_per_epoch(60000, s.pseudo_batch, 1, s.max_batches)},
-        forward("classifier", (s.pseudo_epochs + 1) * TEST_IMAGES + 60000),
+        {step: s.pseudo_epochs * steps_per_epoch(TRAIN_IMAGES, s.pseudo_batch, 1, s.max_batches)},
+        forward("classifier", (s.pseudo_epochs + 1) * TEST_IMAGES + TRAIN_IMAGES),
     )
     return add(spreading(), *[per_round] * s.rounds)
 
@@ -136,7 +141,7 @@ def shift_work(classifier: RunConfig, max_shift: int = 4) -> dict[Unit, float]:
 
 def latent_work(encoder_run: RunConfig, embed_n: int) -> dict[Unit, float]:
     units = LATENT_UNITS * (1 + embed_n / 2000) / 2  # half of it is the t-SNE of embed_n points
-    return add(forward("encoder", 60000 + TEST_IMAGES), {NEIGHBOURS: units})
+    return add(forward("encoder", TRAIN_IMAGES + TEST_IMAGES), {NEIGHBOURS: units})
 
 
 # Keyed by the measurement functions themselves: a measurement without an entry stops the plan.

@@ -587,7 +587,7 @@ def poisoned(mnist: MnistTensors) -> MnistTensors:
 
 
 def test_diverged_training_is_a_one_line_error_and_nothing_is_cached(mnist, monkeypatch, capsys):
-    monkeypatch.setattr(E.tasks, "load_mnist", lambda: poisoned(mnist))
+    monkeypatch.setattr(E.data, "load_mnist", lambda: poisoned(mnist))
     argv = ["train-classifier", "--base", "2", "--latent", "4", "--dry-run"]
     cfg = cli.run_config(cli.build_parser().parse_args(argv))
     with pytest.raises(T.TrainingDiverged):
@@ -598,7 +598,7 @@ def test_diverged_training_is_a_one_line_error_and_nothing_is_cached(mnist, monk
     )
     folder = E.run_dir(cfg)
     assert not (folder / "metrics.json").exists() and not (folder / "checkpoint.pt").exists()
-    monkeypatch.setattr(E.tasks, "load_mnist", lambda: mnist)
+    monkeypatch.setattr(E.data, "load_mnist", lambda: mnist)
     result = E.run(cfg)
     assert not result.cached and all(torch.isfinite(torch.tensor(result.history.train_loss)))
     assert_own_valid_run(result, cfg)

@@ -12,9 +12,10 @@ from scipy import stats
 from ex2 import analysis, experiments, formatting
 from ex2.chapters import runs as R
 from ex2.claims import Check, Claim
-from ex2.data import load_mnist
+from ex2.data import TRAIN_IMAGES, load_mnist
 from ex2.experiments import RunResult
 from ex2.measurements import image_geometry, test_predictions
+from ex2.train import steps_per_epoch
 
 SOURCE = {
     "full": "Q2(i): all 60,000 training images, seed 0",
@@ -91,7 +92,7 @@ def results() -> Q2:
 
 
 def steps(cfg) -> int:
-    return cfg.epochs * cfg.passes_per_epoch * -(-cfg.subset_size // cfg.batch_size)
+    return cfg.epochs * steps_per_epoch(cfg.subset_size, cfg.batch_size, cfg.passes_per_epoch)
 
 
 def describe(trained, accuracy) -> dict[str, str]:
@@ -119,7 +120,7 @@ def accuracy_rows(trained: dict[str, RunResult]) -> list[list]:
         rows.append(
             [
                 "(i) all images" if key == "full" else "(ii) 100 images",
-                c.subset_size or 60000,
+                c.subset_size or TRAIN_IMAGES,
                 c.epochs,
                 c.passes_per_epoch,
                 c.batch_size,

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from ex2 import formatting
 from ex2.chapters import runs as R
 from ex2.claims import Check, Claim, Interpretation
+from ex2.data import TEST_IMAGES
 from ex2.measurements import MNIST_CENTRE, centre_offsets, shift_robustness
 
 MAX_SHIFT = 4
 DIRECTIONS = 4  # as the page and the claims say: up, down, left and right
-TEST_IMAGES = 10000
 SOURCE = "the Q2(i) classifier (seed 0); test set (10,000 images)"
 
 
