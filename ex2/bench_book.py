@@ -32,9 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from ex2 import chapters, experiments, prepare, semi
-from ex2 import train as T
-from ex2.chapters.runs import SUBSET_TRAINING
+from ex2 import chapters, experiments, prepare, semi, train
+from ex2.chapters.configs import SUBSET_TRAINING
 from ex2.config import RunConfig, make
 from ex2.data import REPO_ROOT, load_mnist
 from ex2.models import ConvAutoencoder
@@ -186,8 +185,8 @@ def group_of(operator: str) -> str:
 def profile_step(steps: int = 10) -> dict:
     """Milliseconds per step and share of each group, from the operators' own CPU time."""
     torch.manual_seed(0)
-    channels_last = T.prefers_channels_last(16)
-    model = T.place_model(ConvAutoencoder(16, 16), torch.device("cpu"), channels_last).train()
+    channels_last = train.prefers_channels_last(16)
+    model = train.place_model(ConvAutoencoder(16, 16), torch.device("cpu"), channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     x = load_mnist().train_images[:256]
 

@@ -51,9 +51,10 @@ ALLOWED = {
     "more typical ones.": "defines the measurement behind the word 'typical'",
     "This chapter measures what that means for the trained Q2(i) classifier: its test accuracy on "
     "test digits translated by MATH pixels (zero fill, averaged over up, down, left and right), "
-    "and, as in Zhang (2019), *Making convolutional networks shift-invariant again*, its "
-    "consistency: how often two random shifts of the same digit by up to one pixel in each "
-    "direction get the same predicted class.": "the method, and the title of the paper it follows",
+    "and, as in {cite:t} CODE , its consistency: how often two random shifts of the same digit by "
+    "up to one pixel in each direction get the same predicted class.": (
+        "the method, and the paper it follows"
+    ),
 }
 
 

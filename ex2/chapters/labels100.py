@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ex2 import experiments, formatting, semi
-from ex2.chapters import runs as R
+from ex2.chapters import configs as R
 from ex2.claims import Check, Claim, Interpretation
 
 NAMES = {

@@ -9,7 +9,7 @@ import numpy as np
 
 from ex2 import experiments, formatting
 from ex2.analysis import SILHOUETTE_SAMPLE
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import Check, Claim
 from ex2.config import profile
 from ex2.data import load_mnist
@@ -23,7 +23,10 @@ def embed_n() -> int:
 
 
 def encoders():
-    return {"autoencoder": R.pretrained_autoencoder(), "classifier": R.classifiers()["full"]}
+    return {
+        "autoencoder": configs.pretrained_autoencoder(),
+        "classifier": configs.classifiers()["full"],
+    }
 
 
 def runs():
@@ -56,7 +59,7 @@ def results() -> Latent:
         "latent_embed_n": formatting.count(embed_n()),
         "latent_silhouette_n": formatting.count(SILHOUETTE_SAMPLE),
     }
-    head = experiments.run(R.heads()["full"]).final["test_accuracy"]
+    head = experiments.run(configs.heads()["full"]).final["test_accuracy"]
     shared = {"latent.autoencoder.knn_accuracy": metrics["autoencoder"]["knn_accuracy"]}
     return Latent(
         metrics,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 from ex2 import experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.chapters.provenance import cpu_name
-from ex2.claims import Claim, either
+from ex2.claims import Claim
 from ex2.data import REPO_ROOT
 
 RESULTS = REPO_ROOT / "bench" / "results.json"
@@ -25,6 +25,10 @@ CANDIDATES = {
     "bf16_autocast_classifier16": ("bf16 autocast", "classifier, batch 64", "not used"),
     "bf16_autocast_ae4": ("bf16 autocast", "(4, 4) autoencoder", "not used"),
 }
+# bf16 is left out for what it does to the results, whatever its speed. Its sentences say whether it
+# is faster in every repeat of the committed bench: a bench run that disagrees fails the build, and
+# the wording here is then updated by hand (never chosen by the data).
+BF16_FASTER = {"bf16_autocast_ae16": True, "bf16_autocast_classifier16": True}
 
 
 def load() -> dict[str, dict]:
@@ -81,7 +85,7 @@ def numbers(results: dict[str, dict]) -> dict[str, str]:
 
 def epoch_numbers(cpu: dict) -> dict[str, str]:
     """Table 1.2's per-epoch time of the (16, 16) autoencoder in this build, next to the bench's."""
-    history = experiments.run(R.pretrained_autoencoder()).history
+    history = experiments.run(configs.pretrained_autoencoder()).history
     epoch = sum(history.seconds) / len(history.seconds)
     return {
         "perf_build_epoch": formatting.seconds(epoch),
@@ -153,16 +157,18 @@ def candidate_claim(key: str, ratios: dict) -> Claim:
         text = f"{what} is {verdict} ({model}): {ratio_text(r)} faster, every repeat."
         return Claim(f"performance.{key}", text, wins, values)
     if key.startswith("bf16"):
-        text = either(
-            faster_every_repeat(r),
-            f"bf16 autocast would make the {model} step {ratio_text(r)} faster here, but it rounds "
-            "every activation to 8 bits of mantissa, so it is not used.",
-            f"bf16 autocast does not speed up the {model} step beyond the spread "
-            f"({ratio_text(r)}): it is not used.",
+        # left out for what it does to the results; the sentence also states its speed here
+        if BF16_FASTER.get(key, False):
+            text = (
+                f"bf16 autocast would make the {model} step {ratio_text(r)} faster here, in every "
+                "repeat, but it rounds every activation to 8 bits of mantissa, so it is not used."
+            )
+            return Claim(f"performance.{key}", text, wins, values)
+        text = (
+            f"bf16 autocast is not faster for the {model} step in every repeat ({ratio_text(r)}), "
+            "and it rounds every activation to 8 bits of mantissa: it is not used."
         )
-        return Claim(
-            f"performance.{key}", text, wins if faster_every_repeat(r) else f"not ({wins})", values
-        )
+        return Claim(f"performance.{key}", text, f"not ({wins})", values)
     text = f"{what} is {verdict}: {ratio_text(r)} on the {model}, not faster in every repeat."
     return Claim(f"performance.{key}", text, f"not ({wins})", values)
 
@@ -171,16 +177,11 @@ def schedule_claim(ratios: dict) -> Claim:
     r = ratios["book_schedule_speedup"]
     values = {"old": r["baseline"], "new": r["candidate"]}
     wins = "min(a / b for a, b in zip(old, new)) > 1"
-    text = either(
-        faster_every_repeat(r),
+    text = (
         f"One one-thread worker per core trains the sample {ratio_text(r)} faster than one "
-        "process on all cores, in every repeat: `prepare` keeps the workers.",
-        f"One one-thread worker per core is not faster than one process on all cores beyond "
-        f"the spread ({ratio_text(r)}).",
+        "process on all cores, in every repeat: `prepare` keeps the workers."
     )
-    return Claim(
-        "performance.schedule", text, wins if faster_every_repeat(r) else f"not ({wins})", values
-    )
+    return Claim("performance.schedule", text, wins, values)
 
 
 def claims(results) -> list[Claim]:

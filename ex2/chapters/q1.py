@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import SETTLED, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
@@ -21,11 +21,11 @@ SHAPE_GRID = [(c, d) for c in (1, 4, 16, 32) for d in (2, 4, 16, 64)]
 
 
 def runs():
-    return R.autoencoders()
+    return configs.autoencoders()
 
 
 def measurements():
-    classifier = R.classifiers()["full"]
+    classifier = configs.classifiers()["full"]
     return [(reconstruction_quality, (cfg, classifier)) for cfg in runs()]
 
 
@@ -74,7 +74,8 @@ def results() -> Q1:
     mnist = load_mnist()
     trained = {(c.base, c.latent): experiments.run(c) for c in runs()}
     quality = {
-        key: reconstruction_quality(r.config, R.classifiers()["full"]) for key, r in trained.items()
+        key: reconstruction_quality(r.config, configs.classifiers()["full"])
+        for key, r in trained.items()
     }
     examples = mnist.test_images[analysis.examples_per_digit(mnist.test_labels, 1)]
     recon = {"input": examples}

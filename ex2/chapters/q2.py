@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import Check, Claim
 from ex2.data import TRAIN_IMAGES, load_mnist
 from ex2.experiments import RunResult
@@ -24,16 +24,16 @@ SOURCE = {
 
 
 def runs():
-    return list(R.classifiers().values())
+    return list(configs.classifiers().values())
 
 
 def draws():
     """The Q2(ii) classifier on each draw of 100 images, model seed 0 (draw 0: Q2(ii))."""
-    return R.draw_sweep(R.classifiers()["subset"])
+    return configs.draw_sweep(configs.classifiers()["subset"])
 
 
 def measurements():
-    return [(test_predictions, (R.classifiers()["full"],))] + [
+    return [(test_predictions, (configs.classifiers()["full"],))] + [
         (test_predictions, (cfg,)) for cfg in draws()
     ]
 
@@ -59,8 +59,8 @@ def digit_counts(subset_indices, train_labels: torch.Tensor) -> list[int]:
 @functools.cache
 def results() -> Q2:
     mnist = load_mnist()
-    trained = {key: experiments.run(cfg) for key, cfg in R.classifiers().items()}
-    preds = {"full": np.asarray(test_predictions(R.classifiers()["full"]))}
+    trained = {key: experiments.run(cfg) for key, cfg in configs.classifiers().items()}
+    preds = {"full": np.asarray(test_predictions(configs.classifiers()["full"]))}
     by_draw = [np.asarray(test_predictions(cfg)) for cfg in draws()]
     preds["subset"] = by_draw[0]
     counts_by_draw = [

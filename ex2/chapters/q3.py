@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ex2 import experiments, formatting
-from ex2.chapters import latent
-from ex2.chapters import runs as R
+from ex2.chapters import configs, latent
 from ex2.claims import Check, Claim, Interpretation
 from ex2.experiments import RunResult
 from ex2.measurements import latent_geometry
@@ -17,7 +16,7 @@ from ex2.models import count_parameters
 
 
 def runs():
-    return list(R.heads().values())
+    return list(configs.heads().values())
 
 
 def measurements():
@@ -50,7 +49,10 @@ INTERPRETATIONS = [
 
 def accuracies() -> dict[tuple[str, str], list[float]]:
     """Test accuracy of the Q2 and Q3 runs, over draws (100 images) and seeds (all images)."""
-    spread = {"q2": R.repeated(R.classifiers()), "q3": R.repeated(R.heads())}
+    spread = {
+        "q2": configs.repeated(configs.classifiers()),
+        "q3": configs.repeated(configs.heads()),
+    }
     return {
         (who, part): [experiments.run(c).final["test_accuracy"] for c in cfgs]
         for who, parts in spread.items()
@@ -60,13 +62,15 @@ def accuracies() -> dict[tuple[str, str], list[float]]:
 
 @functools.cache
 def results() -> Q3:
-    q2 = {k: experiments.run(c) for k, c in R.classifiers().items()}
-    q3 = {k: experiments.run(c) for k, c in R.heads().items()}
+    q2 = {k: experiments.run(c) for k, c in configs.classifiers().items()}
+    q3 = {k: experiments.run(c) for k, c in configs.heads().items()}
     if q3["subset"].subset_indices != q2["subset"].subset_indices:
         raise AssertionError("Q3(ii) must train on the same 100 images as Q2(ii)")
     acc = accuracies()
-    autoencoder = experiments.run(R.pretrained_autoencoder())
-    knn = latent_geometry(R.pretrained_autoencoder(), latent.embed_n())["metrics"]["knn_accuracy"]
+    autoencoder = experiments.run(configs.pretrained_autoencoder())
+    knn = latent_geometry(configs.pretrained_autoencoder(), latent.embed_n())["metrics"][
+        "knn_accuracy"
+    ]
     numbers = describe(q2, q3, acc)
     claims = [
         subset_verdict(acc),

@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import MIN_EFFECT, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
@@ -28,7 +28,7 @@ SOURCE = "the two Q4 decoders (seed 0, 10 epochs); test set (10,000 images)"
 
 
 def runs():
-    return list(R.decoders().values())
+    return list(configs.decoders().values())
 
 
 def measurements():
@@ -72,9 +72,9 @@ INTERPRETATIONS = [
 @functools.cache
 def results() -> Q4:
     mnist = load_mnist()
-    trained = {k: experiments.run(c) for k, c in R.decoders().items()}
+    trained = {k: experiments.run(c) for k, c in configs.decoders().items()}
     inputs = image_geometry()
-    measured = {k: decoder_geometry(c) for k, c in R.decoders().items()}
+    measured = {k: decoder_geometry(c) for k, c in configs.decoders().items()}
     idx = analysis.examples_per_digit(mnist.test_labels, PER_DIGIT, seed=1)
     blocks = {"input": mnist.test_images[idx]}  # 40 images: shown, and cheap to redraw
     blocks |= {LABELS[k]: forward_in_batches(r.model, blocks["input"]) for k, r in trained.items()}
@@ -82,7 +82,7 @@ def results() -> Q4:
     spread = {"input": inputs["spread"]}
     for k, m in measured.items():
         spread[f"recon {k}"], spread[f"code {k}"] = m["recon"], m["code"]
-    own = experiments.run(R.pretrained_autoencoder()).final["test_l1"]
+    own = experiments.run(configs.pretrained_autoencoder()).final["test_l1"]
     labels = mnist.test_labels.numpy()
     numbers, claims = describe(trained, spread, own)
     typical, marked = typical_claims(inputs, measured, labels, idx.numpy())

@@ -8,24 +8,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ex2 import claims as C
 from ex2 import experiments, formatting
-from ex2.chapters import q2, q3
-from ex2.chapters import runs as R
-from ex2.claims import Check, Claim
+from ex2.chapters import configs, q2, q3
+from ex2.claims import SIGNIFICANCE, Check, Claim
 from ex2.measurements import one_nn_accuracy
 
 METHODS = {"q2": "CNN from scratch (Q2)", "q3": "frozen AE + linear (Q3)", "nn": "1-NN on pixels"}
 
 
 def spread_configs():
-    return {"q2": R.repeated(R.classifiers()), "q3": R.repeated(R.heads())}
+    return {"q2": configs.repeated(configs.classifiers()), "q3": configs.repeated(configs.heads())}
 
 
 def sweeps():
     """The Q2(ii) classifier over draws with model seed 0, and over model seeds on draw 0."""
-    subset = R.classifiers()["subset"]
-    return {"draw": R.draw_sweep(subset), "seed": R.seed_sweep(subset)}
+    subset = configs.classifiers()["subset"]
+    return {"draw": configs.draw_sweep(subset), "seed": configs.seed_sweep(subset)}
 
 
 def runs():
@@ -37,7 +35,7 @@ def runs():
 
 
 def measurements():
-    return [(one_nn_accuracy, (R.SUBSET_SIZE, k)) for k in range(R.spread_draws())]
+    return [(one_nn_accuracy, (configs.SUBSET_SIZE, k)) for k in range(configs.spread_draws())]
 
 
 @dataclass
@@ -52,8 +50,8 @@ class Spread:
     shared: dict
 
 
-def test_accuracies(configs) -> list[float]:
-    return [experiments.run(c).final["test_accuracy"] for c in configs]
+def test_accuracies(cfgs) -> list[float]:
+    return [experiments.run(c).final["test_accuracy"] for c in cfgs]
 
 
 @functools.cache
@@ -66,7 +64,7 @@ def results() -> Spread:
     subset = {
         "q2": acc["q2"]["subset"],
         "q3": acc["q3"]["subset"],
-        "nn": [one_nn_accuracy(R.SUBSET_SIZE, k) for k in range(R.spread_draws())],
+        "nn": [one_nn_accuracy(configs.SUBSET_SIZE, k) for k in range(configs.spread_draws())],
     }
     full = {"q2": acc["q2"]["full"], "q3": acc["q3"]["full"]}
     swept = {k: test_accuracies(cs) for k, cs in sweeps().items()}
@@ -124,7 +122,7 @@ def draw_vs_seed_claim(swept, both: list[float]) -> Claim:
         f"CNN's test accuracy varies by {100 * seed_std:.2f} points (std over {n_seeds} seeds); "
         f"with the seed fixed, by {100 * draw_std:.2f} points (std over {n_draws} draws), and "
         f"an F test of the two variances does not tell them apart at "
-        f"{100 * C.SIGNIFICANCE:.0f} %. Varied together (draw $k$ with seed $k$), the accuracy "
+        f"{100 * SIGNIFICANCE:.0f} %. Varied together (draw $k$ with seed $k$), the accuracy "
         f"spreads by {100 * formatting.mean_std(both)[1]:.2f} points."
     )
     return Claim(
