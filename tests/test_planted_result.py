@@ -68,7 +68,7 @@ def plant(function, args: tuple, result) -> None:
         "kwargs": {},
         "code": experiments.code_fingerprint(experiments.measurement_modules(fn)),
     }
-    experiments.write_json(function.path(*args), {"key": key, "result": result})
+    experiments.write_sealed(function.path(*args), {"key": key, "result": result})
 
 
 def curve_result(curve: list[float]) -> dict:
@@ -84,7 +84,8 @@ def build(tmp_path: Path, curve: list[float]) -> subprocess.CompletedProcess:
     runs = tmp_path / "runs"
     os.environ["EX2_RUNS_DIR"] = str(runs)  # the conftest fixture restores it
     plant(shift_robustness, (configs.classifiers()["full"], shift.MAX_SHIFT), curve_result(curve))
-    plant(centre_offsets, (), {"max": 0.52, "mean": 0.2, "images": 60000})
+    offsets = {"max": 0.52, "mean": 0.2, "images": 60000, "first": [0.1], "first_by_scipy": [0.1]}
+    plant(centre_offsets, (), offsets)
     book = tmp_path / "book"
     book.mkdir()
     (book / "_config.yml").write_text(CONFIG)
