@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from ex2 import experiments, formatting
+from ex2.bench import cpu_name
 from ex2.chapters import configs
-from ex2.chapters.provenance import cpu_name
 from ex2.claims import Claim
 from ex2.data import REPO_ROOT
 

@@ -8,15 +8,14 @@ import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import torch
 
 from ex2 import chapters, data, experiments, fetch, formatting, train
+from ex2.bench import cpu_name
 from ex2.config import profile
 
 PACKAGES = ("torch", "torchvision", "numpy", "jupyter-book", "myst-nb", "sphinx")
-CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile")
 
 
 def package_version(name: str) -> str:
@@ -24,28 +23,6 @@ def package_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "not installed"
-
-
-def cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if not line.strip():
-                break
-            key, _, value = line.partition(":")
-            info[key.strip()] = value.strip()
-    except OSError:
-        pass
-    return info
-
-
-def cpu_name() -> str:
-    info = cpuinfo()
-    name = info.get("model name") or platform.processor() or platform.machine()
-    flags = set(info.get("flags", "").split())
-    present = [f for f in CPU_FEATURES if f in flags]
-    return name + (f" ({', '.join(present)})" if present else "")
 
 
 def commit() -> str:

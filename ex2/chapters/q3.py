@@ -123,7 +123,7 @@ def describe(q2, q3, acc) -> dict[str, str]:
         numbers[f"q3_spread_{who}_{part}"] = formatting.pm(values) + " %"
     for part in ("subset", "full"):
         mean, std, _ = paired(acc[("q3", part)], acc[("q2", part)])
-        numbers[f"q3_gain_{part}"] = f"{100 * mean:+.2f} ± {100 * std:.2f} points"
+        numbers[f"q3_gain_{part}"] = formatting.points(mean, std)
     numbers["q3_draws"] = str(len(acc[("q2", "subset")]))
     numbers["q3_seeds"] = str(len(acc[("q2", "full")]))
     return numbers
@@ -145,8 +145,8 @@ def subset_verdict(acc) -> Claim:
     n = len(diffs)
     text = (
         f"**Yes, with few labels.** With 100 labels the frozen autoencoder encoder plus a "
-        f"linear layer beats the CNN trained from scratch by {100 * mean:+.2f} ± "
-        f"{100 * std:.2f} points (mean ± std of the difference, paired over {n} draws of the "
+        f"linear layer beats the CNN trained from scratch by {formatting.points(mean, std)} "
+        f"(mean ± std of the difference, paired over {n} draws of the "
         f"100 images, each with its own model seed; ahead on {wins} of {n})."
     )
     return Claim(
@@ -165,8 +165,9 @@ def full_verdict(acc) -> Claim:
     mean, std, _ = paired(acc[("q3", "full")], acc[("q2", "full")])
     n = len(diffs)
     text = (
-        f"**With all labels it costs accuracy:** the frozen encoder is {-100 * mean:.2f} ± "
-        f"{100 * std:.2f} points behind end-to-end training (paired over {n} seeds)."
+        f"**With all labels it costs accuracy:** the frozen encoder is "
+        f"{formatting.points(-mean, std, sign='')} behind end-to-end training (paired over "
+        f"{n} seeds)."
     )
     return Claim(
         "q3.verdict.all_labels",

@@ -98,8 +98,8 @@ def floor_claim(subset) -> Claim:
     stats = {k: formatting.mean_std(v) for k, v in diffs.items()}
     text = (
         f"Both learned models clear the 1-NN floor on every draw: by "
-        f"{100 * stats['q2'][0]:+.2f} ± {100 * stats['q2'][1]:.2f} points (CNN from scratch) "
-        f"and {100 * stats['q3'][0]:+.2f} ± {100 * stats['q3'][1]:.2f} points (frozen "
+        f"{formatting.points(*stats['q2'])} (CNN from scratch) "
+        f"and {formatting.points(*stats['q3'])} (frozen "
         "encoder), paired over the same draws."
     )
     return Claim(
