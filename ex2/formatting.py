@@ -12,6 +12,7 @@ not hyphenate mid-word.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,6 +55,15 @@ def pm(values, scale: float = 100.0, decimals: int = 2) -> str:
     """Mean ± std of values (fractions by default, printed as percentages without the sign)."""
     m, s = mean_std(np.asarray(values, dtype=float) * scale)
     return f"{m:.{decimals}f} ± {s:.{decimals}f}"
+
+
+class Table(NamedTuple):
+    """A table whole: its headers, rows and column widths (percent); the page adds the caption
+    and label: `page.table(*table, caption=..., label=...)`."""
+
+    headers: list[str]
+    rows: list[list]
+    widths: list[int]
 
 
 LIST_MARKER = re.compile(r"^(\d+)([.)])(?=\s)|^([-+*])(?=\s)")

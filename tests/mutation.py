@@ -471,7 +471,7 @@ def snapshot() -> dict:
 
     book = chapters.checked()
     printed = {n: printable(chapters.module(n).results()) for n in chapters.WITH_EXPERIMENTS}
-    printed["glance"] = glance.table_rows()[0]
+    printed["glance"] = glance.table()[0].rows
     failed = [c.id for c in book.claims + book.checks if not c.holds]
     return {"failed": failed, "printed": printed}
 

@@ -13,6 +13,7 @@ from ex2.chapters import configs
 from ex2.claims import Check, Claim
 from ex2.config import profile
 from ex2.data import load_mnist
+from ex2.formatting import Table
 from ex2.measurements import latent_geometry
 
 METRICS = ("within", "between", "ratio", "silhouette", "knn_accuracy")
@@ -75,21 +76,14 @@ def results() -> Latent:
     )
 
 
-def metric_rows(metrics) -> list[list]:
-    return [
-        [
-            f"{k} encoder",
-            *[
-                f"{m[s]:.3f}"
-                if s == "silhouette"
-                else formatting.pct(m[s])
-                if s == "knn_accuracy"
-                else formatting.ratio(m[s])
-                for s in METRICS
-            ],
-        ]
+def metric_table(metrics) -> Table:
+    shown = {"silhouette": lambda v: f"{v:.3f}", "knn_accuracy": formatting.pct}
+    rows = [
+        [f"{k} encoder", *[shown.get(s, formatting.ratio)(m[s]) for s in METRICS]]
         for k, m in metrics.items()
     ]
+    headers = ["encoder", "within-digit", "between-digit", "ratio", "silhouette", "5-NN accuracy"]
+    return Table(headers, rows, [24, 15, 15, 12, 16, 18])
 
 
 def local_not_global_claim(metrics, head_accuracy: float) -> Claim:

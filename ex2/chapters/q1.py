@@ -13,11 +13,13 @@ from ex2.chapters import configs
 from ex2.claims import SETTLED, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import reconstruction_quality
 from ex2.models import ConvAutoencoder, count_parameters
 from ex2.train import forward_in_batches
 
 SHAPE_GRID = [(c, d) for c in (1, 4, 16, 32) for d in (2, 4, 16, 64)]
+SHAPE_HEADERS = ["c", "d", "code shape", "output shape", "encoder parameters", "parameters"]
 
 
 def runs():
@@ -37,11 +39,11 @@ def name(cfg) -> str:
 class Q1:
     runs: dict[tuple[int, int], RunResult]
     quality: dict[tuple[int, int], dict]
-    shape_rows: list[list]
+    shapes: Table
     examples: torch.Tensor  # one test image of each digit
     reconstructions: dict[str, torch.Tensor]
-    architecture_rows: list[list]
-    loss_rows: list[list]
+    architecture: Table
+    losses: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -82,16 +84,17 @@ def results() -> Q1:
     recon.update({name(r.config): forward_in_batches(r.model, examples) for r in trained.values()})
     final = {key: r.final for key, r in trained.items()}
     architecture = analysis.architecture_rows(trained[(16, 16)].model)
+    layers = ["layer", "type", "output", "kernel", "stride", "padding", "parameters"]
     numbers, claims = describe(trained, final, quality)
     claims.append(activations_claim(architecture))
     return Q1(
         trained,
         quality,
-        shape_rows(),
+        Table(SHAPE_HEADERS, shape_rows(), [8, 8, 16, 22, 24, 22]),
         examples,
         recon,
-        architecture,
-        final_rows(trained),
+        Table(layers, architecture, [22, 20, 14, 10, 10, 10, 14]),
+        loss_table(trained),
         numbers,
         claims,
         [quality_check(quality)],
@@ -404,18 +407,14 @@ def activations_claim(architecture: list[list]) -> Claim:
     )
 
 
-def final_rows(trained: dict[tuple[int, int], RunResult]) -> list[list]:
+def loss_table(trained: dict[tuple[int, int], RunResult]) -> Table:
     rows = []
     for (c, d), r in trained.items():
         f = r.final
+        l1, acc = formatting.l1, formatting.pct
+        time = formatting.seconds(f["seconds_per_epoch"])
         rows.append(
-            [
-                c,
-                d,
-                formatting.l1(f["test_l1"]),
-                formatting.l1(f["train_l1"]),
-                formatting.pct(f["test_pixel_accuracy"]),
-                formatting.seconds(f["seconds_per_epoch"]),
-            ]
+            [c, d, l1(f["test_l1"]), l1(f["train_l1"]), acc(f["test_pixel_accuracy"]), time]
         )
-    return rows
+    headers = ["c", "d", "test L1", "train L1", "test pixel accuracy", "time per epoch"]
+    return Table(headers, rows, [8, 8, 16, 16, 28, 24])

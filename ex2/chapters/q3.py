@@ -11,6 +11,7 @@ from ex2 import experiments, formatting
 from ex2.chapters import configs, latent
 from ex2.claims import Check, Claim, Interpretation
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import latent_geometry
 from ex2.models import count_parameters
 
@@ -27,7 +28,7 @@ def measurements():
 class Q3:
     q2: dict[str, RunResult]
     q3: dict[str, RunResult]
-    comparison_rows: list[list]
+    comparison: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -92,29 +93,24 @@ def results() -> Q3:
         "spread.q3.full": acc[("q3", "full")],
         "latent.autoencoder.knn_accuracy": knn,
     }
-    rows = comparison_rows(q2, q3)
-    return Q3(q2, q3, rows, numbers, claims, checks, INTERPRETATIONS, shared)
+    table = comparison_table(q2, q3)
+    return Q3(q2, q3, table, numbers, claims, checks, INTERPRETATIONS, shared)
 
 
 def trainable(r: RunResult) -> int:
     return count_parameters(r.model.head if r.config.task == "head" else r.model)
 
 
-def comparison_rows(q2, q3) -> list[list]:
+def comparison_table(q2, q3) -> Table:
     rows = []
     for key, label in (("full", "60,000 images"), ("subset", "100 images")):
         for tag, r in (("Q2 end to end", q2[key]), ("Q3 frozen encoder + linear", q3[key])):
+            accuracies = [formatting.pct(r.final[f"{s}_accuracy"]) for s in ("train", "test")]
             rows.append(
-                [
-                    label,
-                    tag,
-                    trainable(r),
-                    formatting.pct(r.final["train_accuracy"]),
-                    formatting.pct(r.final["test_accuracy"]),
-                    formatting.seconds(r.train_seconds),
-                ]
+                [label, tag, trainable(r), *accuracies, formatting.seconds(r.train_seconds)]
             )
-    return rows
+    headers = ["data", "model", "trainable parameters", "train accuracy", "test accuracy"]
+    return Table(headers + ["training time"], rows, [14, 30, 14, 14, 14, 14])
 
 
 def describe(q2, q3, acc) -> dict[str, str]:

@@ -14,6 +14,7 @@ from ex2.chapters import configs
 from ex2.claims import MIN_EFFECT, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import decoder_geometry, image_geometry
 from ex2.train import forward_in_batches
 
@@ -40,7 +41,7 @@ class Q4:
     runs: dict[str, RunResult]
     blocks: dict[str, torch.Tensor]  # [10, PER_DIGIT, 1, 28, 28]: inputs and reconstructions
     marked: tuple[int, int]  # (digit, column) of the example the text cites
-    spread_rows: list[list]
+    geometry: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -90,7 +91,7 @@ def results() -> Q4:
     for k in measured:
         numbers[f"q4_rank_rho_{k}"] = f"{typical[0].values[TYPICAL_KEYS[k]]:.2f}"
     checks = [l1_check(trained, measured), noise_check(l1_of(trained)["autoencoder"], own)]
-    rows = spread_rows(trained, spread)
+    rows = geometry_table(trained, spread)
     shared = {"q1.16_16.test_l1": own}
     return Q4(trained, blocks, marked, rows, numbers, claims, checks, INTERPRETATIONS, shared)
 
@@ -105,11 +106,13 @@ def table(trained, spread) -> dict[str, list]:
     return rows
 
 
-def spread_rows(trained, spread) -> list[list]:
-    return [
+def geometry_table(trained, spread) -> Table:
+    rows = [
         [name, "–" if l1 is None else formatting.l1(l1), *map(formatting.ratio, geometry)]
         for name, (l1, *geometry) in table(trained, spread).items()
     ]
+    headers = ["what", "test L1", "within-digit", "between-digit", "ratio"]
+    return Table(headers, rows, [40, 14, 16, 16, 14])
 
 
 def l1_of(trained) -> dict[str, float]:

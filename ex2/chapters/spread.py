@@ -11,6 +11,7 @@ import numpy as np
 from ex2 import experiments, formatting
 from ex2.chapters import configs, q2, q3
 from ex2.claims import SIGNIFICANCE, Check, Claim
+from ex2.formatting import Table
 from ex2.measurements import one_nn_accuracy
 
 METHODS = {"q2": "CNN from scratch (Q2)", "q3": "frozen AE + linear (Q3)", "nn": "1-NN on pixels"}
@@ -86,11 +87,13 @@ def results() -> Spread:
     return Spread(subset, full, swept, numbers, claims, checks, [], shared)
 
 
-def per_draw_rows(groups: dict[str, list[float]], first: str) -> list[list]:
+def per_draw_table(groups: dict[str, list[float]], repeat: str) -> Table:
+    """Test accuracy (%) of each method (a column) on each draw or seed (a row), and the mean."""
     n = len(next(iter(groups.values())))
     rows = [[k, *[f"{100 * v[k]:.2f}" for v in groups.values()]] for k in range(n)]
-    rows.append([f"mean ± std ({first})", *[formatting.pm(v) for v in groups.values()]])
-    return rows
+    rows.append(["mean ± std (%)", *[formatting.pm(v) for v in groups.values()]])
+    widths = {3: [16, 28, 28, 28], 2: [20, 40, 40]}[len(groups)]
+    return Table([repeat, *[METHODS[k] for k in groups]], rows, widths)
 
 
 def floor_claim(subset) -> Claim:
