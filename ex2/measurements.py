@@ -74,13 +74,13 @@ def test_predictions(classifier: RunConfig) -> list[int]:
 
 @cached_measurement
 def image_geometry() -> dict:
-    """The test images grouped by digit (`analysis.class_spread`), each image's Euclidean
+    """The test images grouped by digit (`analysis.class_distances`), each image's Euclidean
     distance to the mean test image of its digit, and the distances between those means."""
     mnist = load_mnist()
     x, y = mnist.test_images, mnist.test_labels
     means = analysis.class_means(x, y)
     return {
-        "spread": analysis.class_spread(x, y),
+        "spread": analysis.class_distances(x, y),
         "to_mean": analysis.distance_to_class_mean(x, y, means).tolist(),
         "class_mean_distances": torch.cdist(means, means).tolist(),
     }
@@ -98,8 +98,8 @@ def decoder_geometry(decoder: RunConfig) -> dict:
     recon, codes = forward_in_batches(model, x), encode(model.encoder, x)
     means = analysis.class_means(recon, y)
     return {
-        "recon": analysis.class_spread(recon, y),
-        "code": analysis.class_spread(codes, y),
+        "recon": analysis.class_distances(recon, y),
+        "code": analysis.class_distances(codes, y),
         "l1": (recon - x).abs().mean(dim=(1, 2, 3)).tolist(),
         "to_mean": analysis.distance_to_class_mean(recon, y, means).tolist(),
     }
