@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from ex2 import experiments, train
+from ex2 import cache, train
 from ex2.data import REPO_ROOT, TRAIN_IMAGES, ensure_mnist, load_mnist, shuffled_batches
 from ex2.models import Classifier, ConvAutoencoder
 
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "step_profile": profile_step(),
         "time_shares": time_shares(),
     }
-    experiments.write_json(args.out, results)
+    cache.write_json(args.out, results)
     print(
         f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, "
         f"matmul {matmul:.0f} GFLOP/s; epoch: exercise {exercise * STEPS_PER_EPOCH:.1f} s, "

@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from ex2 import chapters, config, experiments
+from ex2 import cache, chapters, config, experiments
 from ex2.checkpoint import CheckpointError
 from ex2.data import DataError, ensure_mnist
 from ex2.fetch import FetchError
@@ -191,8 +191,8 @@ ERRORS = (
     DataError,
     FetchError,
     CheckpointError,
-    experiments.CacheError,
-    experiments.MissingResult,
+    cache.CacheError,
+    cache.MissingResult,
     ValueError,
     OSError,
 )

@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 import pytest
 import torch
 
-from ex2 import config
+from ex2 import cache, config
 from ex2 import experiments as E
 from ex2.config import RunConfig
 from ex2.data import random_subset, sha256_of
@@ -122,7 +122,7 @@ def test_cache_only_refuses_to_train(monkeypatch):
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
     monkeypatch.setattr(E.tasks, "train_run", no_training)
     with pytest.raises(
-        E.MissingResult, match=f"run {E.run_dir(TINY_AE).name} .*python -m ex2 prepare"
+        cache.MissingResult, match=f"run {E.run_dir(TINY_AE).name} .*python -m ex2 prepare"
     ):
         E.run(TINY_AE)
     monkeypatch.delenv("EX2_CACHE_ONLY")
@@ -169,7 +169,7 @@ def test_forget_makes_a_measurement_compute_again(monkeypatch):
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
     assert measure(TINY_AE)["items"] == [1, 2] and len(CALLS) == 2
     measure.forget(TINY_AE)
-    with pytest.raises(E.MissingResult, match="measurement measure-.*python -m ex2 prepare"):
+    with pytest.raises(cache.MissingResult, match="measurement measure-.*python -m ex2 prepare"):
         measure(TINY_AE)
 
 
