@@ -84,7 +84,7 @@ def build(tmp_path: Path, curve: list[float]) -> subprocess.CompletedProcess:
     runs = tmp_path / "runs"
     os.environ["EX2_RUNS_DIR"] = str(runs)  # the conftest fixture restores it
     plant(shift_robustness, (configs.classifiers()["full"], shift.MAX_SHIFT), curve_result(curve))
-    offsets = {"max": 0.52, "mean": 0.2, "images": 60000, "first": [0.1], "first_by_scipy": [0.1]}
+    offsets = {"max": 0.52, "mean": 0.2, "images": 60000, "first": [0.2], "first_by_scipy": [0.2]}
     plant(centre_offsets, (), offsets)
     book = tmp_path / "book"
     book.mkdir()
