@@ -55,12 +55,16 @@ RESULT_MODULES = (config, data, models, tasks, train)
 
 @functools.cache
 def code_fingerprint(modules=RESULT_MODULES) -> str:
-    """Hash of the modules' source as this process loaded it (read once: a long run keys its
-    results by the code it runs, even if the files are edited meanwhile)."""
+    """Hash of the modules' source, read once per process: the result modules' when this module is
+    imported, a measurement's when it is defined (`cached_measurement`), so that a long run keys
+    its results by the code it imported, even if the files are edited meanwhile."""
     digest = hashlib.sha256()
     for module in sorted(set(modules), key=lambda m: m.__name__):
         digest.update(module.__name__.encode() + Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
+
+
+code_fingerprint()
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -275,13 +279,14 @@ def cached_measurement(fn):
     recomputed with a notice; `forget(*args)` deletes the cached result, `is_cached(*args)` says
     whether a call would read it.
     """
+    code = code_fingerprint(measurement_modules(fn))  # now, while its module is being imported
 
     def key_and_path(*args, **kwargs):
         key = {
             "function": f"{fn.__module__}.{fn.__qualname__}",
             "args": [key_of(a) for a in args],
             "kwargs": {k: key_of(v) for k, v in sorted(kwargs.items())},
-            "code": code_fingerprint(measurement_modules(fn)),
+            "code": code,
         }
         return key, runs_root() / f"{fn.__name__}-{key_hash(key)}.json"
 
