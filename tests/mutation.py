@@ -147,8 +147,8 @@ BOOK_BUGS = [
     Bug(
         "q4.ratio_wrong_quantity",
         "ex2/chapters/q4.py",
-        'code = {k: spread[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}',
-        'code = {k: spread[f"code {k}"]["between"] for k in ("autoencoder", "classifier")}',
+        'code = {k: distances[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}',
+        'code = {k: distances[f"code {k}"]["between"] for k in ("autoencoder", "classifier")}',
         "the Q4(d) ratio read from the between-digit distance",
     ),
     Bug(
@@ -161,8 +161,8 @@ BOOK_BUGS = [
     Bug(
         "q4.within_wrong_base",
         "ex2/chapters/q4.py",
-        '/ spread["input"]["within"] for k in trained}',
-        '/ spread[f"code {k}"]["within"] for k in trained}',
+        '/ distances["input"]["within"] for k in trained}',
+        '/ distances[f"code {k}"]["within"] for k in trained}',
         "the in-class spread divided by the codes' spread instead of the inputs'",
     ),
     Bug(
