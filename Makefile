@@ -41,7 +41,7 @@ clean-venv:
 
 # Speed lives here, not in timed tests: exercise pipeline vs ours, alternating, medians -> bench/results.json.
 bench: $(STAMP)
-	$(PY) -m ex2.bench --variants
+	$(PY) -m ex2.bench
 
 # Plant realistic one-line bugs in the chapter, measurement and verify code, one at a time, and
 # check that the build's claims and checks catch them (needs the full cache; 20-40 min).

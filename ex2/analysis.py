@@ -1,8 +1,6 @@
-"""Measurements on trained models: baselines, latent-space geometry, shift robustness.
-
-Pure functions of tensors (no training here). The book's spread-over-seeds tables, the Q4 metric
-table and the shift curve are built from these.
-"""
+"""Pure functions of tensors and trained models (no training, no cache): class geometry,
+nearest-neighbour baselines, latent-space metrics and embeddings, shifted images, and the
+architecture table. `measurements` calls them on the cached runs."""
 
 from __future__ import annotations
 
@@ -14,10 +12,10 @@ from sklearn.metrics import silhouette_score
 from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
-from ex2.train import forward_in_batches
+from ex2.train import accuracy, forward_in_batches
 
 
-def class_spread(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+def class_distances(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """Geometry of a set of items (images or codes, flattened) grouped by digit, Euclidean.
 
     within: mean pairwise distance between two items of the same digit, averaged over digits;
@@ -149,12 +147,12 @@ def latent_metrics(
 ) -> dict[str, float]:
     """Geometry of codes grouped by digit, measured on the test codes.
 
-    within/between/ratio: see `class_spread`; silhouette: sklearn's mean silhouette of the
+    within/between/ratio: see `class_distances`; silhouette: sklearn's mean silhouette of the
     digit labels (1: tight, separate clusters; 0: overlapping; < 0: mixed up), on a seeded sample of
     `silhouette_sample` test codes (it costs O(n^2)); knn_accuracy: a k-NN classifier fitted on the
     training codes, scored on the test codes.
     """
-    spread = class_spread(test_codes, test_labels)
+    spread = class_distances(test_codes, test_labels)
     sample = min(silhouette_sample, len(test_codes))
     return {
         **spread,
@@ -194,10 +192,6 @@ def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 
 SHIFT_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # down, up, right, left (dy, dx)
-
-
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    return (forward_in_batches(model, images).argmax(1) == labels).float().mean().item()
 
 
 def accuracy_under_shift(

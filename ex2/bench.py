@@ -35,16 +35,15 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from ex2 import experiments, train
-from ex2.bench_book import compare_schedules, profile_step, time_shares
-from ex2.chapters.provenance import cpu_name
-from ex2.data import REPO_ROOT, ensure_mnist, load_mnist, shuffled_batches
+from ex2 import cache, train
+from ex2.data import REPO_ROOT, TRAIN_IMAGES, ensure_mnist, load_mnist, shuffled_batches
 from ex2.models import Classifier, ConvAutoencoder
 
 BATCH = 256
 WARMUP = 3  # untimed steps first: allocator and kernel caches warm, as they are in a real epoch
-STEPS_PER_EPOCH = -(-60000 // BATCH)
+STEPS_PER_EPOCH = train.steps_per_epoch(TRAIN_IMAGES, BATCH)
 RESULTS = REPO_ROOT / "bench" / "results.json"
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile")
 
 
 @dataclass
@@ -255,6 +254,28 @@ def parse_args(argv):
     return args
 
 
+def cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            info[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return info
+
+
+def cpu_name() -> str:
+    info = cpuinfo()
+    name = info.get("model name") or platform.processor() or platform.machine()
+    flags = set(info.get("flags", "").split())
+    present = [f for f in CPU_FEATURES if f in flags]
+    return name + (f" ({', '.join(present)})" if present else "")
+
+
 def machine() -> dict:
     return {
         "cpu": cpu_name(),
@@ -277,6 +298,8 @@ def ratios(pipelines: dict, variants: dict, schedule: dict | None) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ex2.bench_book import compare_schedules, profile_step, time_shares  # it runs the book
+
     args = parse_args(argv)
     torch.set_num_threads(1)
     load_mnist()  # data in place before anything is timed
@@ -313,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "step_profile": profile_step(),
         "time_shares": time_shares(),
     }
-    experiments.write_json(args.out, results)
+    cache.write_json(args.out, results)
     print(
         f"FLOPs per step {flops / 1e9:.2f} G, project step {step_gflops:.1f} GFLOP/s, "
         f"matmul {matmul:.0f} GFLOP/s; epoch: exercise {exercise * STEPS_PER_EPOCH:.1f} s, "

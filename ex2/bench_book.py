@@ -32,9 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from ex2 import chapters, experiments, prepare, semi
-from ex2 import train as T
-from ex2.chapters.runs import SUBSET_TRAINING
+from ex2 import chapters, experiments, prepare, semi, train, work
+from ex2.chapters.configs import SUBSET_TRAINING
 from ex2.config import RunConfig, make
 from ex2.data import REPO_ROOT, load_mnist
 from ex2.models import ConvAutoencoder
@@ -81,7 +80,7 @@ def new_schedule() -> None:
     planned = [prepare.run_job(cfg) for cfg in runs]
     planned.append(prepare.measurement_job(sample_measurement(), runs))
     workers = prepare.default_jobs()
-    seconds = prepare.calibrate([u for p in planned for u in p.work], 1, workers)
+    seconds = work.calibrate([u for p in planned for u in p.work], 1, workers)
     jobs = [p.job(seconds) for p in planned]
     with open(os.devnull, "w") as out:
         outcomes = run_jobs(jobs, prepare.execute, workers, 1, out, quiet=True)
@@ -157,7 +156,7 @@ def page_seconds() -> dict[str, float] | None:
 def time_shares() -> dict:
     """Where a full build's time goes on this machine (one torch thread per job)."""
     jobs = prepare.plan()
-    seconds = prepare.calibrate([u for p in jobs for u in p.work], threads=1)
+    seconds = work.calibrate([u for p in jobs for u in p.work], threads=1)
     imports = [fresh_process("import ex2.prepare") for _ in range(3)]
     data = [fresh_process("import ex2.prepare; ex2.data.load_mnist()") for _ in range(3)]
     return {
@@ -186,8 +185,8 @@ def group_of(operator: str) -> str:
 def profile_step(steps: int = 10) -> dict:
     """Milliseconds per step and share of each group, from the operators' own CPU time."""
     torch.manual_seed(0)
-    channels_last = T.prefers_channels_last(16)
-    model = T.place_model(ConvAutoencoder(16, 16), torch.device("cpu"), channels_last).train()
+    channels_last = train.prefers_channels_last(16)
+    model = train.place_model(ConvAutoencoder(16, 16), torch.device("cpu"), channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     x = load_mnist().train_images[:256]
 

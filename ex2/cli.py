@@ -13,65 +13,53 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from ex2 import chapters, config, experiments
+from ex2 import cache, chapters, config, experiments
 from ex2.checkpoint import CheckpointError
 from ex2.data import DataError, ensure_mnist
 from ex2.fetch import FetchError
 from ex2.files import atomic_write_bytes
 
 DRY_RUN_BATCHES = 3
-FIELD_DEFAULTS = {f.name: f.default for f in fields(config.RunConfig)}
 SUBSET_TASKS = ("classifier", "head")
-OPTIONS = {
-    "base": "--base",
-    "latent": "--latent",
-    "epochs": "--epochs",
-    "lr": "--lr",
-    "batch_size": "--batch-size",
-    "lr_schedule": "--lr-schedule",
-    "seed": "--seed",
-    "subset_size": "--subset",
-    "subset_seed": "--subset-seed",
-    "passes_per_epoch": "--passes-per-epoch",
+SUBSET_FIELDS = ("subset_size", "subset_seed", "passes_per_epoch")
+# Every field of RunConfig a user sets is an option named after it (subset_size: --subset).
+USER_FIELDS = tuple(
+    f.name for f in fields(config.RunConfig) if f.name not in ("task", "max_batches", "encoder")
+)
+HELP = {
+    "base": "channels c",
+    "latent": "latent dim d",
+    "lr": "Adam learning rate",
+    "seed": "model init and batch order",
+    "subset_size": "train on N seeded random images (default: all)",
+    "subset_seed": "seed of the subset draw",
+    "passes_per_epoch": "passes over a small training set per epoch",
 }
 
 
+def option(name: str) -> str:
+    return "--subset" if name == "subset_size" else "--" + name.replace("_", "-")
+
+
 def add_run_options(p: argparse.ArgumentParser, task: str) -> None:
-    """The options of one task, with its defaults (`config.TASK_DEFAULTS` and `RunConfig`)."""
-    d = {**FIELD_DEFAULTS, **config.TASK_DEFAULTS[task]}
-    p.add_argument("--base", type=int, default=d["base"], help=f"channels c (default {d['base']})")
-    p.add_argument(
-        "--latent", type=int, default=d["latent"], help=f"latent dim d (default {d['latent']})"
-    )
-    p.add_argument("--epochs", type=int, default=d["epochs"], help=f"default {d['epochs']}")
-    p.add_argument(
-        "--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})"
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=d["batch_size"], help=f"default {d['batch_size']}"
-    )
-    p.add_argument(
-        "--lr-schedule",
-        choices=config.SCHEDULES,
-        default=d["lr_schedule"],
-        help=f"default {d['lr_schedule']}",
-    )
-    p.add_argument(
-        "--seed", type=int, default=d["seed"], help="model init and batch order (default 0)"
-    )
-    if task in SUBSET_TASKS:
-        p.add_argument("--subset", type=int, metavar="N", help="train on N seeded random images")
+    """An option per RunConfig field a user sets, with the task's defaults."""
+    defaults = {f.name: f.default for f in fields(config.RunConfig)}
+    defaults |= config.TASK_DEFAULTS[task]
+    for name in USER_FIELDS:
+        if name in SUBSET_FIELDS and task not in SUBSET_TASKS:
+            continue
+        kind = {"lr": float, "lr_schedule": str}.get(name, int)
+        choices = config.SCHEDULES if name == "lr_schedule" else None
+        default = defaults[name]
+        shown = "" if default is None else f" (default {default})"
         p.add_argument(
-            "--subset-seed",
-            type=int,
-            default=d["subset_seed"],
-            help="seed of the subset draw (default 0)",
-        )
-        p.add_argument(
-            "--passes-per-epoch",
-            type=int,
-            default=d["passes_per_epoch"],
-            help="passes over a small training set per epoch (default 1)",
+            option(name),
+            dest=name,
+            type=kind,
+            default=default,
+            choices=choices,
+            metavar="N" if kind is int else None,
+            help=(HELP.get(name, "") + shown).strip(),
         )
     if task == "decoder":
         p.add_argument(
@@ -121,38 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_config(args) -> config.RunConfig:
-    """The RunConfig the parsed options describe (ValueError names the field that is wrong)."""
+    """The RunConfig the parsed options describe (ValueError names the option that is wrong)."""
     task = args.command.removeprefix("train-")
-    settings = dict(
-        base=args.base,
-        latent=args.latent,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        lr_schedule=args.lr_schedule,
-        seed=args.seed,
-    )
-    if task in SUBSET_TASKS:
-        settings |= dict(
-            subset_size=args.subset,
-            subset_seed=args.subset_seed,
-            passes_per_epoch=args.passes_per_epoch,
-        )
+    settings = {name: getattr(args, name) for name in USER_FIELDS if hasattr(args, name)}
     try:
         if task in config.UPSTREAM_TASKS:
             source = "autoencoder" if task == "head" else args.encoder_from
-            settings["encoder"] = upstream(
-                config.make(source, base=args.base, latent=args.latent), args
-            )
+            settings["encoder"] = dry(config.make(source, base=args.base, latent=args.latent), args)
         cfg = config.make(task, **settings)
     except ValueError as err:  # "seed must be ..." -> "--seed must be ..."
         field, _, rest = str(err).partition(" ")
-        raise ValueError(f"{OPTIONS.get(field, field)} {rest}") from None
-    return replace(cfg, epochs=1, max_batches=DRY_RUN_BATCHES) if args.dry_run else cfg
+        raise ValueError(f"{option(field) if field in USER_FIELDS else field} {rest}") from None
+    return dry(cfg, args)
 
 
-def upstream(cfg: config.RunConfig, args) -> config.RunConfig:
-    """The cached run whose encoder is frozen: the exercise's settings at this (base, latent)."""
+def dry(cfg: config.RunConfig, args) -> config.RunConfig:
+    """A dry run trains one epoch of a few batches (its upstream run too)."""
     return replace(cfg, epochs=1, max_batches=DRY_RUN_BATCHES) if args.dry_run else cfg
 
 
@@ -219,8 +191,8 @@ ERRORS = (
     DataError,
     FetchError,
     CheckpointError,
-    experiments.CacheError,
-    experiments.MissingResult,
+    cache.CacheError,
+    cache.MissingResult,
     ValueError,
     OSError,
 )

@@ -12,6 +12,9 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 
+from ex2.data import TRAIN_IMAGES
+from ex2.train import prefers_channels_last
+
 TASKS = ("autoencoder", "classifier", "head", "decoder")
 
 # The exercise's settings per task. Classifiers decay the rate along a cosine: at a constant rate
@@ -35,9 +38,9 @@ LIMITS = {
     "base": 256,
     "latent": 4096,
     "epochs": 1000,
-    "batch_size": 60000,
+    "batch_size": TRAIN_IMAGES,
     "passes_per_epoch": 1000,
-    "subset_size": 60000,
+    "subset_size": TRAIN_IMAGES,
     "max_batches": 10**6,
 }
 SEED_MAX = 2**32 - 1
@@ -56,7 +59,7 @@ class RunConfig:
     latent: int = 16  # latent dimension (d)
     seed: int = 0  # model init and batch order
     passes_per_epoch: int = 1  # >1 for tiny training sets: an epoch is several passes
-    subset_size: int | None = None  # None: all 60,000 training images
+    subset_size: int | None = None  # None: all the training images
     subset_seed: int = 0
     max_batches: int | None = None  # stop each epoch after this many batches (smoke, dry runs)
     encoder: RunConfig | None = None  # head and decoder: the run whose encoder is frozen
@@ -66,6 +69,11 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def channels_last(self) -> bool:
+        """The memory layout the training loop puts the model in (`train.place_model`)."""
+        return prefers_channels_last(self.base)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:

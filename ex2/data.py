@@ -33,12 +33,13 @@ from ex2.files import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
 # Official MNIST IDX files (uncompressed): name -> array shape, and name -> (byte size, SHA-256).
 IDX_SHAPES = {
-    "train-images-idx3-ubyte": (60000, 28, 28),
-    "train-labels-idx1-ubyte": (60000,),
-    "t10k-images-idx3-ubyte": (10000, 28, 28),
-    "t10k-labels-idx1-ubyte": (10000,),
+    "train-images-idx3-ubyte": (TRAIN_IMAGES, 28, 28),
+    "train-labels-idx1-ubyte": (TRAIN_IMAGES,),
+    "t10k-images-idx3-ubyte": (TEST_IMAGES, 28, 28),
+    "t10k-labels-idx1-ubyte": (TEST_IMAGES,),
 }
 IDX_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -57,10 +58,6 @@ IDX_FILES = {
     name: (idx_header_size(shape) + int(np.prod(shape)), IDX_SHA256[name])
     for name, shape in IDX_SHAPES.items()
 }
-
-# Mean and std of the 60k training pixels (in [0, 1]), the usual MNIST normalisation constants.
-TRAIN_PIXEL_MEAN = 0.1307
-TRAIN_PIXEL_STD = 0.3081
 
 FETCH = "run `python -m ex2 fetch-data` (or `make data`)"
 

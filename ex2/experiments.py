@@ -9,11 +9,8 @@ A cached run is served only when its metrics.json is whole and belongs to the co
 the checkpoint is the one it records; anything else is retrained, with a one-line notice.
 `is_cached` applies the same checks without loading the checkpoint (the scheduler asks it).
 
-Reading a finished result takes no lock and writes nothing (another account, or a read-only copy
-of the cache, reads it). Computing takes a lock per result, so that a second process waits for the
-first and then reads its result.
-
-Measurements on trained runs (no training) are cached the same way by `cached_measurement`.
+Measurements on trained runs (no training) are cached the same way by `cached_measurement`; how
+(sealed files, locks, compute once) is `ex2.cache`'s business.
 """
 
 from __future__ import annotations
@@ -22,9 +19,7 @@ import functools
 import hashlib
 import inspect
 import json
-import os
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Callable
@@ -36,25 +31,23 @@ import torch
 from torch import nn
 
 from ex2 import config, data, models, tasks, train
+from ex2.cache import (
+    CacheError,
+    cached,
+    key_hash,
+    read_sealed,
+    refuse_folder,
+    runs_root,
+    writable_folder,
+    write_sealed,
+)
 from ex2.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ex2.config import RunConfig
-from ex2.data import REPO_ROOT, sha256_of
-from ex2.files import atomic_write_bytes, folder_setting, locked, remove_stale_temps
+from ex2.data import sha256_of
+from ex2.files import remove_stale_temps
 
 # The modules whose source shapes a trained result (see `tasks`); this module's plumbing is not.
 RESULT_MODULES = (config, data, models, tasks, train)
-
-
-class MissingResult(RuntimeError):
-    """A result the book needs is not in the cache, and this process may not compute it."""
-
-
-class CacheError(RuntimeError):
-    """The experiment cache cannot be written (a path taken by a file, a read-only folder)."""
-
-
-def notice(message: str) -> None:
-    print(f"ex2: {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- keys and folders
@@ -62,60 +55,24 @@ def notice(message: str) -> None:
 
 @functools.cache
 def code_fingerprint(modules=RESULT_MODULES) -> str:
-    """Hash of the modules' source as this process loaded it (read once: a long run keys its
-    results by the code it runs, even if the files are edited meanwhile)."""
+    """Hash of the modules' source, read once per process: the result modules' when this module is
+    imported, a measurement's when it is defined (`cached_measurement`), so that a long run keys
+    its results by the code it imported, even if the files are edited meanwhile."""
     digest = hashlib.sha256()
     for module in sorted(set(modules), key=lambda m: m.__name__):
         digest.update(module.__name__.encode() + Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
 
-def key_hash(payload) -> str:
-    blob = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+code_fingerprint()
 
 
 def config_hash(cfg: RunConfig) -> str:
     return key_hash({"config": cfg.to_dict(), "code": code_fingerprint()})
 
 
-def runs_root() -> Path:
-    return folder_setting("EX2_RUNS_DIR", REPO_ROOT / "runs")
-
-
 def run_dir(cfg: RunConfig) -> Path:
     return runs_root() / f"{cfg.task}-{config_hash(cfg)}"
-
-
-def cache_only() -> bool:
-    """Set by `make book` after `python -m ex2 prepare`: pages read results and compute nothing."""
-    return os.environ.get("EX2_CACHE_ONLY", "") == "1"
-
-
-def missing(what: str) -> MissingResult:
-    return MissingResult(
-        f"{what} is not in the cache {runs_root()}: "
-        "run `python -m ex2 prepare` (or `make book`) first"
-    )
-
-
-def writable_folder(folder: Path) -> Path:
-    """Create `folder` and prove it takes a file, before any training starts. The probe file has a
-    name of its own, so that processes probing the same folder at once do not race."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise CacheError(
-            f"cannot write to {folder} ({err.strerror or err}): make it a writable "
-            "folder or set EX2_RUNS_DIR to one"
-        ) from None
-    return folder
-
-
-def lock_path(name: str) -> Path:
-    return writable_folder(runs_root() / ".locks") / f"{name}.lock"
 
 
 # --------------------------------------------------------------------------- results
@@ -137,7 +94,7 @@ class RunResult:
 
 
 def final_metrics(history: train.History) -> dict:
-    if isinstance(history, train.ReconstructionHistory):
+    if history.loss_name == "L1":
         out = {
             "test_l1": history.test_loss[-1],
             "train_l1": history.train_loss[-1],
@@ -170,48 +127,7 @@ def metrics_json(
     }
 
 
-def write_json(path: Path, payload: dict) -> None:
-    atomic_write_bytes(Path(path), (json.dumps(payload, indent=1) + "\n").encode())
-
-
-def content_sha256(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def write_sealed(path: Path, payload: dict) -> None:
-    """Write `payload` as JSON with the SHA-256 of its content, so that any edit is detected."""
-    write_json(path, {**payload, "sha256": content_sha256(payload)})
-
-
-def refuse_folder(path: Path) -> None:
-    if path.is_dir():
-        raise CacheError(f"{path} is a folder, not a file: remove it")
-
-
-def read_sealed(path: Path) -> tuple[dict | None, str | None]:
-    """(the object `write_sealed` wrote, None), or (None, why it cannot be used); (None, None)
-    when there is no file."""
-    refuse_folder(path)
-    try:
-        payload = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None, None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        return None, f"{path.name} is unreadable ({type(err).__name__})"
-    if not isinstance(payload, dict):
-        return None, f"{path.name} does not hold a JSON object"
-    seal = payload.pop("sha256", None)
-    if seal != content_sha256(payload):
-        return None, f"{path.name} does not match its own SHA-256 (edited or damaged)"
-    return payload, None
-
-
 # --------------------------------------------------------------------------- the runs
-
-
-def history_from_dict(d: dict) -> train.History:
-    cls = train.ReconstructionHistory if d["loss_name"] == "L1" else train.ClassificationHistory
-    return cls.from_dict(d)
 
 
 class StoredRun(NamedTuple):
@@ -269,7 +185,7 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
         return RunResult(
             cfg,
             model.cpu().eval(),
-            history_from_dict(payload["history"]),
+            train.History(**payload["history"]),
             folder,
             stored.metrics["subset_indices"],
             float(stored.metrics["train_seconds"]),
@@ -277,29 +193,6 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
         ), None
     except (CheckpointError, KeyError, TypeError, ValueError) as err:
         return None, f"{folder.name}: unusable checkpoint ({str(err).splitlines()[0][:120]})"
-
-
-def cached(lock: str, read, compute, what: str, redo: str, force: bool = False):
-    """What `read()` finds, else what `compute()` returns, computed under the lock `lock`.
-
-    `read()` returns (what it found or None, why nothing usable or None). Reading takes no lock and
-    writes nothing, so a read-only cache serves; computing first waits for a process computing the
-    same thing, then reads again. `what` names the result when EX2_CACHE_ONLY forbids computing.
-    """
-    if not force:
-        found, _ = read()
-        if found is not None:
-            return found
-        if cache_only():
-            raise missing(what)
-    with locked(lock_path(lock), on_wait=notice):
-        if not force:
-            found, problem = read()  # another process may have computed it meanwhile
-            if found is not None:
-                return found
-            if problem is not None:
-                notice(f"{problem}: {redo}")
-        return compute()
 
 
 def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = False) -> RunResult:
@@ -320,7 +213,9 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = 
 def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
     model = tasks.build_model(cfg)
     start = time.perf_counter()
-    history = tasks.train_run(cfg, model, log, lambda c: run(c, log=log).model.encoder)
+    frozen = None if cfg.encoder is None else run(cfg.encoder, log=log).model.encoder
+    mnist = data.load_mnist().to(train.default_device())
+    history = tasks.train_run(cfg, model, mnist, frozen, log)
     seconds = time.perf_counter() - start
     subset = tasks.subset_of(cfg)
     # Only now is a previous result replaced: a retrain that fails before (a broken upstream run,
@@ -355,10 +250,11 @@ def measurement_modules(fn) -> tuple:
     ]
     # The cache's plumbing (this module) does not shape a measurement: the runs it loads are keyed
     # by their own folder names, which cover the code that trained them.
+    plumbing = (__name__, "ex2.cache")
     own = [
         m
         for m in used
-        if m is not None and m.__name__.startswith("ex2.") and m.__name__ != __name__
+        if m is not None and m.__name__.startswith("ex2.") and m.__name__ not in plumbing
     ]
     return (module, *own, *RESULT_MODULES)
 
@@ -383,13 +279,14 @@ def cached_measurement(fn):
     recomputed with a notice; `forget(*args)` deletes the cached result, `is_cached(*args)` says
     whether a call would read it.
     """
+    code = code_fingerprint(measurement_modules(fn))  # now, while its module is being imported
 
     def key_and_path(*args, **kwargs):
         key = {
             "function": f"{fn.__module__}.{fn.__qualname__}",
             "args": [key_of(a) for a in args],
             "kwargs": {k: key_of(v) for k, v in sorted(kwargs.items())},
-            "code": code_fingerprint(measurement_modules(fn)),
+            "code": code,
         }
         return key, runs_root() / f"{fn.__name__}-{key_hash(key)}.json"
 

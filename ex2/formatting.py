@@ -1,8 +1,9 @@
-"""How the book prints a number, and its tables. One place decides every format.
+"""How the book prints its recurring kinds of number, and its tables (a claim's sentence may
+print a one-off statistic, a p-value or a ratio, with a format of its own).
 
 - accuracies are percentages with 2 decimals (`pct`), given as fractions in [0, 1];
 - L1 losses 4 decimals (`l1`); seconds at most 1 decimal (`seconds`); counts as integers (`count`);
-- a mean ± sample std over draws or seeds (`mean_std`, `pm`).
+- a mean ± sample std over draws or seeds (`mean_std`, `pm`; in points: `points`).
 
 Tables are MyST list-tables: unlike pipe tables they fix column widths in the PDF, so headers do
 not hyphenate mid-word.
@@ -11,6 +12,7 @@ not hyphenate mid-word.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,9 +28,10 @@ def pct(fraction: float) -> str:
     return f"{100 * fraction:.2f} %"
 
 
-def points(fraction_difference: float) -> str:
-    """A difference of two accuracies in percentage points, signed: '+3.20 points'."""
-    return f"{100 * fraction_difference:+.2f} points"
+def points(mean: float, std: float, sign: str = "+") -> str:
+    """A mean ± std of differences of accuracies, in percentage points: '+3.20 ± 1.05 points'
+    (`sign=""`: no plus sign)."""
+    return f"{100 * mean:{sign}.2f} ± {100 * std:.2f} points"
 
 
 def l1(value: float) -> str:
@@ -52,6 +55,15 @@ def pm(values, scale: float = 100.0, decimals: int = 2) -> str:
     """Mean ± std of values (fractions by default, printed as percentages without the sign)."""
     m, s = mean_std(np.asarray(values, dtype=float) * scale)
     return f"{m:.{decimals}f} ± {s:.{decimals}f}"
+
+
+class Table(NamedTuple):
+    """A table whole: its headers, rows and column widths (percent); the page adds the caption
+    and label: `page.table(*table, caption=..., label=...)`."""
+
+    headers: list[str]
+    rows: list[list]
+    widths: list[int]
 
 
 LIST_MARKER = re.compile(r"^(\d+)([.)])(?=\s)|^([-+*])(?=\s)")

@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from ex2 import analysis
 from ex2.config import RunConfig
-from ex2.data import load_mnist, random_subset
+from ex2.data import TRAIN_IMAGES, load_mnist, random_subset
 from ex2.experiments import cached_measurement, run
 from ex2.train import encode, forward_in_batches, predictions
 
@@ -74,13 +74,13 @@ def test_predictions(classifier: RunConfig) -> list[int]:
 
 @cached_measurement
 def image_geometry() -> dict:
-    """The test images grouped by digit (`analysis.class_spread`), each image's Euclidean
+    """The test images grouped by digit (`analysis.class_distances`), each image's Euclidean
     distance to the mean test image of its digit, and the distances between those means."""
     mnist = load_mnist()
     x, y = mnist.test_images, mnist.test_labels
     means = analysis.class_means(x, y)
     return {
-        "spread": analysis.class_spread(x, y),
+        "spread": analysis.class_distances(x, y),
         "to_mean": analysis.distance_to_class_mean(x, y, means).tolist(),
         "class_mean_distances": torch.cdist(means, means).tolist(),
     }
@@ -98,8 +98,8 @@ def decoder_geometry(decoder: RunConfig) -> dict:
     recon, codes = forward_in_batches(model, x), encode(model.encoder, x)
     means = analysis.class_means(recon, y)
     return {
-        "recon": analysis.class_spread(recon, y),
-        "code": analysis.class_spread(codes, y),
+        "recon": analysis.class_distances(recon, y),
+        "code": analysis.class_distances(codes, y),
         "l1": (recon - x).abs().mean(dim=(1, 2, 3)).tolist(),
         "to_mean": analysis.distance_to_class_mean(recon, y, means).tolist(),
     }
@@ -134,7 +134,7 @@ def centre_offsets() -> dict:
 def one_nn_accuracy(subset_size: int, draw: int) -> float:
     """1-nearest-neighbour test accuracy in pixel space on a seeded draw of training images."""
     mnist = load_mnist()
-    idx = random_subset(60000, subset_size, draw)
+    idx = random_subset(TRAIN_IMAGES, subset_size, draw)
     return analysis.nearest_neighbour_accuracy(
         mnist.train_images[idx], mnist.train_labels[idx], mnist.test_images, mnist.test_labels
     )

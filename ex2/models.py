@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IMAGE_SIZE = 28
 FINAL_SIZE = 4  # 28 -> 14 -> 7 -> 4 after three stride-2, padding-1, 3x3 convs
 NUM_CLASSES = 10
 

@@ -29,7 +29,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from torch import nn
 
-from ex2 import train as T
+from ex2 import train
 from ex2.config import RunConfig, profile
 from ex2.data import load_mnist, random_subset
 from ex2.experiments import cached_measurement, run
@@ -129,7 +129,7 @@ def finetune(
     model = pretrained_classifier(encoder, seed)
     model = with_augmentation(model) if augment else model
     passes = max(1, s.steps * s.batch_size // len(pool.labelled_idx))
-    cfg = T.TrainConfig(
+    cfg = train.TrainConfig(
         epochs=1,
         lr=s.lr,
         batch_size=s.batch_size,
@@ -137,15 +137,15 @@ def finetune(
         lr_schedule="cosine",
         passes_per_epoch=passes,
         max_batches=s.max_batches,
-        channels_last=T.prefers_channels_last(encoder.base_channels),
+        channels_last=train.prefers_channels_last(encoder.base_channels),
     )
-    T.fit(
+    train.fit(
         model,
         pool.images[pool.labelled_idx],
         pool.labelled_targets,
         test_images,
         test_labels,
-        T.CLASSIFICATION,
+        train.CLASSIFICATION,
         cfg,
         log=None,
     )
@@ -210,7 +210,7 @@ def seed_classes(pool: LabelledPool) -> np.ndarray:
 def scaled_codes(encoder: nn.Module, images: torch.Tensor):
     """The images' autoencoder codes, each dimension scaled to unit spread (so that no dimension
     dominates the distances), and the scale."""
-    codes = T.encode(encoder, images).numpy().astype(np.float64)
+    codes = train.encode(encoder, images).numpy().astype(np.float64)
     scale = codes.std(0, keepdims=True) + 1e-8
     return codes / scale, scale
 
@@ -218,7 +218,7 @@ def scaled_codes(encoder: nn.Module, images: torch.Tensor):
 def conv_features(encoder: nn.Module, images: torch.Tensor, s: SemiSettings) -> np.ndarray:
     """The first `graph_dims` principal components of the encoder's conv features (1024 numbers
     per image, before the 16-d bottleneck)."""
-    features = T.encode(encoder.features, images).numpy()
+    features = train.encode(encoder.features, images).numpy()
     return PCA(min(s.graph_dims, *features.shape), random_state=0).fit_transform(features)
 
 
@@ -247,7 +247,7 @@ def spread_labels(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, neigh
 
 
 def spread_predict(knn, encoder: nn.Module, images: torch.Tensor) -> np.ndarray:
-    codes = T.encode(encoder, images).numpy().astype(np.float64)
+    codes = train.encode(encoder, images).numpy().astype(np.float64)
     return knn.predict(codes / knn.code_scale_)
 
 

@@ -104,8 +104,9 @@ BOOK_BUGS = [
     Bug(
         "q2.seed_1",
         "ex2/chapters/q2.py",
-        'preds = {"full": np.asarray(test_predictions(R.classifiers()["full"]))}',
-        'preds = {"full": np.asarray(test_predictions(R.repeated(R.classifiers())["full"][1]))}',
+        'preds = {"full": np.asarray(test_predictions(configs.classifiers()["full"]))}',
+        'preds = {"full": np.asarray(test_predictions(configs.repeated(configs.classifiers())'
+        '["full"][1]))}',
         "Q2(i)'s predictions (confusion matrix, recall) read from seed 1",
     ),
     Bug(
@@ -125,15 +126,15 @@ BOOK_BUGS = [
     Bug(
         "q3.knn_wrong_encoder",
         "ex2/chapters/q3.py",
-        'knn = latent_geometry(R.pretrained_autoencoder(), latent.embed_n())["metrics"]',
-        'knn = latent_geometry(R.classifiers()["full"], latent.embed_n())["metrics"]',
+        'knn = latent_geometry(configs.pretrained_autoencoder(), latent.embed_n())["metrics"]',
+        'knn = latent_geometry(configs.classifiers()["full"], latent.embed_n())["metrics"]',
         "the 5-NN accuracy read from the classifier's codes instead of the autoencoder's",
     ),
     Bug(
         "q3.wrong_autoencoder",
         "ex2/chapters/q3.py",
-        "autoencoder = experiments.run(R.pretrained_autoencoder())",
-        "autoencoder = experiments.run(R.autoencoders()[0])",
+        "autoencoder = experiments.run(configs.pretrained_autoencoder())",
+        "autoencoder = experiments.run(configs.autoencoders()[0])",
         "the training time of the wrong autoencoder counted",
     ),
     Bug(
@@ -146,22 +147,22 @@ BOOK_BUGS = [
     Bug(
         "q4.ratio_wrong_quantity",
         "ex2/chapters/q4.py",
-        'code = {k: spread[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}',
-        'code = {k: spread[f"code {k}"]["between"] for k in ("autoencoder", "classifier")}',
+        'code = {k: distances[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}',
+        'code = {k: distances[f"code {k}"]["between"] for k in ("autoencoder", "classifier")}',
         "the Q4(d) ratio read from the between-digit distance",
     ),
     Bug(
         "q4.own_train_l1",
         "ex2/chapters/q4.py",
-        'own = experiments.run(R.pretrained_autoencoder()).final["test_l1"]',
-        'own = experiments.run(R.pretrained_autoencoder()).final["train_l1"]',
+        'own = experiments.run(configs.pretrained_autoencoder()).final["test_l1"]',
+        'own = experiments.run(configs.pretrained_autoencoder()).final["train_l1"]',
         "the Q1 autoencoder's L1 read from the training set",
     ),
     Bug(
         "q4.within_wrong_base",
         "ex2/chapters/q4.py",
-        '/ spread["input"]["within"] for k in trained}',
-        '/ spread[f"code {k}"]["within"] for k in trained}',
+        '/ distances["input"]["within"] for k in trained}',
+        '/ distances[f"code {k}"]["within"] for k in trained}',
         "the in-class spread divided by the codes' spread instead of the inputs'",
     ),
     Bug(
@@ -174,8 +175,8 @@ BOOK_BUGS = [
     Bug(
         "spread.sweeps_swapped",
         "ex2/chapters/spread.py",
-        'return {"draw": R.draw_sweep(subset), "seed": R.seed_sweep(subset)}',
-        'return {"draw": R.seed_sweep(subset), "seed": R.draw_sweep(subset)}',
+        'return {"draw": configs.draw_sweep(subset), "seed": configs.seed_sweep(subset)}',
+        'return {"draw": configs.seed_sweep(subset), "seed": configs.draw_sweep(subset)}',
         "the sweep over draws and the sweep over seeds swapped",
     ),
     Bug(
@@ -195,8 +196,8 @@ BOOK_BUGS = [
     Bug(
         "labels100.drop_draw",
         "ex2/chapters/labels100.py",
-        "draws = range(R.spread_draws())",
-        "draws = range(R.spread_draws() - 1)",
+        "draws = range(configs.spread_draws())",
+        "draws = range(configs.spread_draws() - 1)",
         "one draw dropped from the 100-label methods",
     ),
     Bug(
@@ -251,8 +252,8 @@ BOOK_BUGS = [
     Bug(
         "measurements.nn_one_draw",
         "ex2/measurements.py",
-        "idx = random_subset(60000, subset_size, draw)",
-        "idx = random_subset(60000, subset_size, 0)",
+        "idx = random_subset(TRAIN_IMAGES, subset_size, draw)",
+        "idx = random_subset(TRAIN_IMAGES, subset_size, 0)",
         "the 1-NN floor on draw 0 for every draw",
     ),
     Bug(
@@ -470,7 +471,7 @@ def snapshot() -> dict:
 
     book = chapters.checked()
     printed = {n: printable(chapters.module(n).results()) for n in chapters.WITH_EXPERIMENTS}
-    printed["glance"] = glance.table_rows()[0]
+    printed["glance"] = glance.table()[0].rows
     failed = [c.id for c in book.claims + book.checks if not c.holds]
     return {"failed": failed, "printed": printed}
 

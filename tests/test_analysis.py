@@ -104,26 +104,26 @@ def test_embed_2d_shapes_and_bad_method():
         A.embed_2d(x, "umap")
 
 
-def test_class_spread_separates_tight_from_loose_clusters():
-    tight = A.class_spread(*blobs(0.1))
-    loose = A.class_spread(*blobs(10.0))
+def test_class_distances_separates_tight_from_loose_clusters():
+    tight = A.class_distances(*blobs(0.1))
+    loose = A.class_distances(*blobs(10.0))
     assert tight["ratio"] > 10 > 1 > loose["ratio"]
     assert tight["between"] == pytest.approx(10 * 2**0.5, rel=0.02)  # centres 10 * e_i
     assert tight["ratio"] == pytest.approx(tight["between"] / tight["within"])
 
 
-def test_class_spread_with_shuffled_labels_has_no_separation():
+def test_class_distances_with_shuffled_labels_has_no_separation():
     points, labels = blobs(0.1)
     shuffled = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(1))]
-    assert A.class_spread(points, shuffled)["ratio"] < 0.3
+    assert A.class_distances(points, shuffled)["ratio"] < 0.3
 
 
-def test_class_spread_within_is_the_mean_pairwise_distance_of_a_digit():
+def test_class_distances_within_is_the_mean_pairwise_distance_of_a_digit():
     points = torch.zeros(20, 1, 2, 2)
     labels = torch.arange(10).repeat(2)
     points[10:, 0, 0, 0] = 3.0  # each digit: two items at distance 3
     points[:, 0, 1, 1] = 100 * labels.float()  # digits far apart
-    assert A.class_spread(points, labels)["within"] == pytest.approx(3.0)
+    assert A.class_distances(points, labels)["within"] == pytest.approx(3.0)
 
 
 def test_examples_per_digit_are_of_that_digit_and_seeded(mnist):

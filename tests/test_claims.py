@@ -18,7 +18,7 @@ from torch import nn
 from ex2 import chapters
 from ex2 import claims as C
 from ex2.chapters import labels100, latent, page, performance, q1, q2, q3, q4, shift, spread
-from ex2.chapters.runs import autoencoders, heads, pretrained_autoencoder
+from ex2.chapters.configs import autoencoders, heads, pretrained_autoencoder
 from ex2.claims import Check, Claim, ClaimFailed, Interpretation
 from ex2.experiments import run_dir
 from ex2.models import Classifier, ConvAutoencoder

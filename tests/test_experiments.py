@@ -1,5 +1,6 @@
 """ex2.experiments: runs are trained once and served from the cache; measurements likewise."""
 
+import importlib
 import json
 import types
 from dataclasses import fields, replace
@@ -7,7 +8,7 @@ from dataclasses import fields, replace
 import pytest
 import torch
 
-from ex2 import config
+from ex2 import cache, config
 from ex2 import experiments as E
 from ex2.config import RunConfig
 from ex2.data import random_subset, sha256_of
@@ -61,6 +62,26 @@ def test_run_folder_depends_on_every_config_field_and_the_code(monkeypatch):
     assert E.run_dir(head).name.startswith("head-")
     monkeypatch.setattr(E, "code_fingerprint", lambda *modules: "edited-code")
     assert E.run_dir(TINY_AE).name not in names
+
+
+def test_a_measurement_is_keyed_by_the_source_it_was_imported_with(tmp_path, monkeypatch):
+    source = tmp_path / "ex2_planted_measurement.py"
+    first = "from ex2.experiments import cached_measurement\n\n@cached_measurement\n"
+    first += "def planted():\n    return 1\n"
+    source.write_text(first)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("ex2_planted_measurement")
+    source.write_text(first.replace("return 1", "return 2"))  # edited while a process runs
+    keyed_while_edited = module.planted.path()
+
+    def path_in_a_new_process(text: str):
+        E.code_fingerprint.cache_clear()
+        source.write_text(text)
+        return importlib.reload(module).planted.path()
+
+    assert path_in_a_new_process(first) == keyed_while_edited  # the code it imported
+    assert path_in_a_new_process(first.replace("return 1", "return 2")) != keyed_while_edited
+    E.code_fingerprint.cache_clear()
 
 
 def test_code_fingerprint_follows_the_source_of_each_module(tmp_path):
@@ -122,7 +143,7 @@ def test_cache_only_refuses_to_train(monkeypatch):
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
     monkeypatch.setattr(E.tasks, "train_run", no_training)
     with pytest.raises(
-        E.MissingResult, match=f"run {E.run_dir(TINY_AE).name} .*python -m ex2 prepare"
+        cache.MissingResult, match=f"run {E.run_dir(TINY_AE).name} .*python -m ex2 prepare"
     ):
         E.run(TINY_AE)
     monkeypatch.delenv("EX2_CACHE_ONLY")
@@ -169,7 +190,7 @@ def test_forget_makes_a_measurement_compute_again(monkeypatch):
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
     assert measure(TINY_AE)["items"] == [1, 2] and len(CALLS) == 2
     measure.forget(TINY_AE)
-    with pytest.raises(E.MissingResult, match="measurement measure-.*python -m ex2 prepare"):
+    with pytest.raises(cache.MissingResult, match="measurement measure-.*python -m ex2 prepare"):
         measure(TINY_AE)
 
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 from readonly import run_with_read_only
 
-from ex2 import cli, config, files
+from ex2 import cache, cli, config, files
 from ex2 import experiments as E
 from ex2 import train as T
 from ex2.data import MnistTensors, data_root, random_subset, sha256_of
@@ -338,10 +338,10 @@ def test_stale_temp_file_in_the_runs_folder_is_removed_by_a_measurement():
 TRAIN_ONCE = """
 import json, os, sys, time
 from pathlib import Path
-from ex2 import config, experiments as E
+from ex2 import cache, config, experiments as E
 
 sync, cfg = Path(sys.argv[1]), config.RunConfig.from_dict(json.loads(sys.argv[2]))
-real_notice, real_train = E.notice, E.tasks.train_run
+real_notice, real_train = cache.notice, E.tasks.train_run
 
 def notice(message):
     if message.startswith("waiting for another process"):
@@ -355,7 +355,7 @@ def train_run(*args):
         time.sleep(0.05)
     return real_train(*args)
 
-E.notice, E.tasks.train_run = notice, train_run
+cache.notice, E.tasks.train_run = notice, train_run
 (sync / f"ready-{os.getpid()}").touch()
 while len(list(sync.glob("ready-*"))) < 2:  # start both calls together
     time.sleep(0.02)
@@ -587,7 +587,7 @@ def poisoned(mnist: MnistTensors) -> MnistTensors:
 
 
 def test_diverged_training_is_a_one_line_error_and_nothing_is_cached(mnist, monkeypatch, capsys):
-    monkeypatch.setattr(E.tasks, "load_mnist", lambda: poisoned(mnist))
+    monkeypatch.setattr(E.data, "load_mnist", lambda: poisoned(mnist))
     argv = ["train-classifier", "--base", "2", "--latent", "4", "--dry-run"]
     cfg = cli.run_config(cli.build_parser().parse_args(argv))
     with pytest.raises(T.TrainingDiverged):
@@ -598,7 +598,7 @@ def test_diverged_training_is_a_one_line_error_and_nothing_is_cached(mnist, monk
     )
     folder = E.run_dir(cfg)
     assert not (folder / "metrics.json").exists() and not (folder / "checkpoint.pt").exists()
-    monkeypatch.setattr(E.tasks, "load_mnist", lambda: mnist)
+    monkeypatch.setattr(E.data, "load_mnist", lambda: mnist)
     result = E.run(cfg)
     assert not result.cached and all(torch.isfinite(torch.tensor(result.history.train_loss)))
     assert_own_valid_run(result, cfg)
@@ -684,9 +684,13 @@ def test_measurement_copied_from_other_arguments_is_not_served(capsys):
 
 def test_cache_only_with_a_missing_run_or_measurement_names_prepare(monkeypatch, capsys):
     monkeypatch.setenv("EX2_CACHE_ONLY", "1")
-    with pytest.raises(E.MissingResult, match=r"run `python -m ex2 prepare` \(or `make book`\)"):
+    with pytest.raises(
+        cache.MissingResult, match=r"run `python -m ex2 prepare` \(or `make book`\)"
+    ):
         E.run(TINY)
-    with pytest.raises(E.MissingResult, match="measurement count_calls-.*python -m ex2 prepare"):
+    with pytest.raises(
+        cache.MissingResult, match="measurement count_calls-.*python -m ex2 prepare"
+    ):
         count_calls("never computed")
     assert_one_line_error(
         capsys, cli.main(TINY_ARGV), "is not in the cache", "python -m ex2 prepare"

@@ -15,7 +15,8 @@ def test_mean_std_uses_the_sample_deviation_and_handles_one_value():
 
 def test_number_formats():
     assert F.pct(0.99071) == "99.07 %" and F.pct(1) == "100.00 %"
-    assert F.points(0.032) == "+3.20 points" and F.points(-0.0051) == "-0.51 points"
+    assert F.points(0.032, 0.0105) == "+3.20 ± 1.05 points"
+    assert F.points(0.0051, 0.001, sign="") == "0.51 ± 0.10 points"
     assert F.l1(0.0312345) == "0.0312"
     assert F.seconds(12.34) == "12.3 s" and F.seconds(1234.5) == "1234 s"
     assert F.count(60000) == "60,000" and F.count(99.6) == "100"

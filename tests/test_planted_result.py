@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from ex2 import experiments
-from ex2.chapters import runs as R
-from ex2.chapters import shift
+from ex2.chapters import configs, shift
 from ex2.measurements import centre_offsets, shift_robustness
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +83,7 @@ def curve_result(curve: list[float]) -> dict:
 def build(tmp_path: Path, curve: list[float]) -> subprocess.CompletedProcess:
     runs = tmp_path / "runs"
     os.environ["EX2_RUNS_DIR"] = str(runs)  # the conftest fixture restores it
-    plant(shift_robustness, (R.classifiers()["full"], shift.MAX_SHIFT), curve_result(curve))
+    plant(shift_robustness, (configs.classifiers()["full"], shift.MAX_SHIFT), curve_result(curve))
     offsets = {"max": 0.52, "mean": 0.2, "images": 60000, "first": [0.2], "first_by_scipy": [0.2]}
     plant(centre_offsets, (), offsets)
     book = tmp_path / "book"

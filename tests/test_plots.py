@@ -322,17 +322,17 @@ def test_a_glued_figure_is_vector_graphics_at_its_own_size():
 
 
 def test_caption_line_names_the_function_and_the_run_folders():
-    from ex2.chapters import runs as R
+    from ex2.chapters import configs
 
     fig = plots.accuracy_curve([0.9, 0.5], "shift (pixels)")
-    cfg = R.classifiers()["full"]
+    cfg = configs.classifiers()["full"]
     line = page.source_line(fig, {"a": [cfg], "b": cfg})  # nested, and repeated once
     folder = experiments.run_dir(cfg).name
     assert line == (
         "Drawn by {ref}`ex2.plots.accuracy_curve <code-ex2-plots-accuracy-curve>` "
         f"from the run `{folder}`."
     )
-    many = page.source_line(fig, R.autoencoders() + list(R.classifiers().values()))
+    many = page.source_line(fig, configs.autoencoders() + list(configs.classifiers().values()))
     assert many.endswith("from 6 runs of {numref}`tab-prov-runs`.")
     with pytest.raises(ValueError, match="drawn_by"):
         page.source_line(plt.figure())

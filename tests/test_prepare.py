@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ex2 import chapters, experiments, measurements, prepare, semi
+from ex2 import chapters, experiments, measurements, prepare, semi, work
 from ex2.config import make
 from ex2.estimate import PRIOR_SECONDS, Estimate, errors, priorities, replay, simulate
 from ex2.schedule import Job, run_jobs
@@ -192,7 +192,7 @@ def test_a_measurement_prepare_cannot_cost_or_place_stops_the_plan(monkeypatch):
     monkeypatch.setattr(
         chapters, "all_measurements", lambda: [chapters.Measurement(unknown, (ae,))]
     )
-    with pytest.raises(ValueError, match="prepare.MEASUREMENT_WORK"):
+    with pytest.raises(ValueError, match="work.MEASUREMENT_WORK"):
         prepare.plan()
     other = make("autoencoder", base=4, latent=16, epochs=1, max_batches=2)
     found = [chapters.Measurement(measurements.reconstruction_quality, (other, ae))]
@@ -203,13 +203,13 @@ def test_a_measurement_prepare_cannot_cost_or_place_stops_the_plan(monkeypatch):
 
 def test_calibration_times_every_unit_it_is_given():
     units = [
-        prepare.Unit("autoencoder", 4, 4, 256, training=True),
-        prepare.Unit("classifier", 4, 4, 10, training=True, augment=True),
-        prepare.Unit("decoder", 4, 4),
-        prepare.Unit("head", 4, 4, 10, training=True),
-        prepare.Unit("neighbours", batch=500),
+        work.Unit("autoencoder", 4, 4, 256, training=True),
+        work.Unit("classifier", 4, 4, 10, training=True, augment=True),
+        work.Unit("decoder", 4, 4),
+        work.Unit("head", 4, 4, 10, training=True),
+        work.Unit("neighbours", batch=500),
     ]
-    seconds = prepare.calibrate(units + units[:1], threads=1, workers=2, budget=0.01)
+    seconds = work.calibrate(units + units[:1], threads=1, workers=2, budget=0.01)
     assert set(seconds) == set(units)
     assert all(0 < s < 10 for s in seconds.values())
 

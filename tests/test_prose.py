@@ -104,8 +104,8 @@ def test_a_planted_result_sentence_fails_the_lint():
     page = (BOOK / "q4.md").read_text()
     assert lint(page) == []
     planted = page.replace(
-        "The training code is listed in",
-        "The autoencoder's encoder is far better at this. The training code is listed in",
+        "The two decoders were trained by",
+        "The autoencoder's encoder is far better at this. The two decoders were trained by",
     )
     assert lint(planted) == ["The autoencoder's encoder is far better at this."]
 

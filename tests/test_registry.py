@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ex2 import chapters, cli
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.config import RunConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,17 +147,17 @@ def test_every_run_a_measurement_needs_is_one_of_the_books_runs(profile):
 
 
 def test_chapter_runs_share_the_subset_and_the_pretrained_encoder(profile):
-    q2, q3, q4 = R.classifiers(), R.heads(), R.decoders()
+    q2, q3, q4 = configs.classifiers(), configs.heads(), configs.decoders()
     assert (q2["subset"].subset_size, q2["subset"].subset_seed) == (
         q3["subset"].subset_size,
         q3["subset"].subset_seed,
     )
-    assert q3["full"].encoder == R.pretrained_autoencoder() == q4["autoencoder"].encoder
-    assert q3["subset"].encoder == R.pretrained_autoencoder()
+    assert q3["full"].encoder == configs.pretrained_autoencoder() == q4["autoencoder"].encoder
+    assert q3["subset"].encoder == configs.pretrained_autoencoder()
     assert q4["classifier"].encoder == q2["full"]
     # Q2(ii) is a fresh run with Q2(i)'s seed, not a continuation of it
     assert q2["subset"].seed == q2["full"].seed and q2["subset"] != q2["full"]
-    repeated = R.repeated(q2)
+    repeated = configs.repeated(q2)
     assert repeated["subset"][0] == q2["subset"] and repeated["full"][0] == q2["full"]
 
 

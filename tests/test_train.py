@@ -2,10 +2,13 @@ import pytest
 import torch
 
 from ex2 import train as T
-from ex2.data import MnistTensors, random_subset
+from ex2.config import make
+from ex2.data import MnistTensors
 from ex2.models import Classifier, ConvAutoencoder
+from ex2.tasks import train_run
 
-SHORT = T.TrainConfig(epochs=2, lr=2e-3, batch_size=64, seed=3, max_batches=3)
+SHAPE = dict(base=4, latent=8)
+SHORT = make("autoencoder", **SHAPE, epochs=2, lr=2e-3, batch_size=64, seed=3, max_batches=3)
 
 
 def fresh(cls, seed=0, base=4, latent=8):
@@ -13,11 +16,18 @@ def fresh(cls, seed=0, base=4, latent=8):
     return cls(base, latent)
 
 
+def with_small_test_set(mnist) -> MnistTensors:
+    """All 60,000 training images (a subset indexes them), 256 test images."""
+    return MnistTensors(
+        mnist.train_images, mnist.train_labels, mnist.test_images[:256], mnist.test_labels[:256]
+    )
+
+
 def test_same_seed_gives_identical_history_and_weights(small_mnist):
     runs = []
     for _ in range(2):
         model = fresh(ConvAutoencoder)
-        history = T.train_autoencoder(model, small_mnist, SHORT, log=None)
+        history = train_run(SHORT, model, small_mnist)
         runs.append((history, model.state_dict()))
     (h1, w1), (h2, w2) = runs
     for key in ("train_loss", "train_metric", "test_loss", "test_metric"):
@@ -27,19 +37,17 @@ def test_same_seed_gives_identical_history_and_weights(small_mnist):
 
 def test_different_seed_gives_different_batches(small_mnist):
     h = [
-        T.train_classifier(
-            fresh(Classifier), small_mnist, T.TrainConfig(1, 1e-3, 64, seed=s), log=None
-        )
+        train_run(make("classifier", **SHAPE, epochs=1, seed=s), fresh(Classifier), small_mnist)
         for s in (0, 1)
     ]
     assert h[0].train_loss != h[1].train_loss
 
 
 def test_autoencoder_learns_and_history_is_complete(small_mnist):
-    cfg = T.TrainConfig(epochs=3, lr=2e-3, batch_size=64)
+    cfg = make("autoencoder", **SHAPE, epochs=3, lr=2e-3, batch_size=64)
     lines = []
-    history = T.train_autoencoder(fresh(ConvAutoencoder), small_mnist, cfg, log=lines.append)
-    assert isinstance(history, T.ReconstructionHistory)
+    history = train_run(cfg, fresh(ConvAutoencoder), small_mnist, log=lines.append)
+    assert (history.loss_name, history.metric_name) == ("L1", "pixel_accuracy")
     assert all(
         len(getattr(history, k)) == 3 for k in ("train_loss", "test_loss", "test_metric", "seconds")
     )
@@ -49,20 +57,20 @@ def test_autoencoder_learns_and_history_is_complete(small_mnist):
 
 
 def test_classifier_short_smoke_run_beats_chance(small_mnist):
-    cfg = T.TrainConfig(epochs=3, lr=3e-3, batch_size=32)
-    history = T.train_classifier(fresh(Classifier, base=8), small_mnist, cfg, log=None)
-    assert isinstance(history, T.ClassificationHistory)
+    cfg = make("classifier", base=8, latent=8, epochs=3, lr=3e-3, batch_size=32)
+    history = train_run(cfg, fresh(Classifier, base=8), small_mnist)
+    assert (history.loss_name, history.metric_name) == ("CE", "accuracy")
     assert history.test_metric[-1] > 0.3  # chance is 0.1
 
 
-def test_subset_training_sees_only_the_subset(small_mnist):
-    subset = random_subset(len(small_mnist.train_labels), 20, seed=0)
+def test_subset_training_sees_only_the_subset(mnist):
+    cfg = make("classifier", **SHAPE, epochs=2, batch_size=8, subset_size=20)
     seen = []
     model = fresh(Classifier)
     model.register_forward_pre_hook(
         lambda m, args: seen.append(args[0].shape[0]) if m.training else None
     )
-    T.train_classifier(model, small_mnist, T.TrainConfig(2, 1e-3, 8), subset=subset, log=None)
+    train_run(cfg, model, with_small_test_set(mnist))
     assert sum(seen) == 2 * 20
 
 
@@ -70,24 +78,22 @@ def test_max_batches_limits_an_epoch(small_mnist):
     seen = []
     model = fresh(ConvAutoencoder)
     model.register_forward_pre_hook(lambda m, args: seen.append(1) if m.training else None)
-    T.train_autoencoder(model, small_mnist, T.TrainConfig(1, 1e-3, 16, max_batches=3), log=None)
+    cfg = make("autoencoder", **SHAPE, epochs=1, batch_size=16, max_batches=3)
+    train_run(cfg, model, small_mnist)
     assert len(seen) == 3
 
 
 @pytest.mark.parametrize("task", ["head", "decoder"])
 def test_frozen_encoder_weights_and_bn_stats_do_not_change(small_mnist, task):
     source = fresh(ConvAutoencoder, seed=1)
-    T.train_autoencoder(source, small_mnist, T.TrainConfig(1, 2e-3, 64), log=None)
+    upstream = make("autoencoder", **SHAPE, epochs=1)
+    train_run(upstream, source, small_mnist)
     model = fresh(Classifier if task == "head" else ConvAutoencoder, seed=2)
-    model.encoder.load_state_dict(source.encoder.state_dict())
-    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    before = {k: v.clone() for k, v in source.encoder.state_dict().items()}
     other = model.head if task == "head" else model.decoder
     other_before = {k: v.clone() for k, v in other.state_dict().items()}
-    cfg = T.TrainConfig(2, 1e-2, 32)
-    if task == "head":
-        T.train_head_on_frozen_encoder(model.encoder, model.head, small_mnist, cfg, log=None)
-    else:
-        T.train_decoder_on_frozen_encoder(model.encoder, model.decoder, small_mnist, cfg, log=None)
+    cfg = make(task, encoder=upstream, epochs=2, lr=1e-2, batch_size=32)
+    train_run(cfg, model, small_mnist, frozen=source.encoder)
     after = model.encoder.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # includes BN running stats
     assert any(not torch.equal(other_before[k], v) for k, v in other.state_dict().items())
@@ -95,27 +101,23 @@ def test_frozen_encoder_weights_and_bn_stats_do_not_change(small_mnist, task):
 
 def test_cosine_schedule_ends_at_zero_and_constant_stays(small_mnist):
     for schedule, last_lr in (("cosine", 0.0), ("constant", 1e-3)):
-        cfg = T.TrainConfig(epochs=2, lr=1e-3, batch_size=128, lr_schedule=schedule)
+        cfg = make("autoencoder", epochs=2, lr=1e-3, batch_size=128, lr_schedule=schedule)
         model = fresh(ConvAutoencoder)
         optimizer, sched = T.make_optimizer(model, cfg, steps_per_epoch=4)
         for _ in range(8):
             optimizer.step()
             sched.step()
         assert optimizer.param_groups[0]["lr"] == pytest.approx(last_lr, abs=1e-12)
-    with pytest.raises(ValueError, match="lr_schedule"):
-        T.make_optimizer(fresh(ConvAutoencoder), T.TrainConfig(1, 1e-3, 8, lr_schedule="step"), 1)
 
 
-def test_passes_per_epoch_repeats_the_data_within_an_epoch(small_mnist):
-    subset = random_subset(len(small_mnist.train_labels), 20, seed=0)
+def test_passes_per_epoch_repeats_the_data_within_an_epoch(mnist):
+    cfg = make("classifier", **SHAPE, epochs=2, batch_size=10, subset_size=20, passes_per_epoch=3)
     seen = []
     model = fresh(Classifier)
     model.register_forward_pre_hook(
         lambda m, args: seen.append(args[0].shape[0]) if m.training else None
     )
-    history = T.train_classifier(
-        model, small_mnist, T.TrainConfig(2, 1e-3, 10, passes_per_epoch=3), subset=subset, log=None
-    )
+    history = train_run(cfg, model, with_small_test_set(mnist))
     assert sum(seen) == 2 * 3 * 20 and len(history.test_loss) == 2
 
 
@@ -135,7 +137,10 @@ def test_channels_last_training_matches_the_default_layout(small_mnist):
     histories = []
     for channels_last in (False, True):
         cfg = T.TrainConfig(1, 1e-3, 32, max_batches=2, channels_last=channels_last)
-        histories.append(T.train_classifier(fresh(Classifier, base=16), small_mnist, cfg, log=None))
+        data = (small_mnist.train_images, small_mnist.train_labels)
+        test = (small_mnist.test_images, small_mnist.test_labels)
+        model = fresh(Classifier, base=16)
+        histories.append(T.fit(model, *data, *test, T.CLASSIFICATION, cfg, log=None))
     assert histories[0].test_loss == pytest.approx(histories[1].test_loss, rel=1e-4)
 
 
@@ -162,13 +167,9 @@ def poisoned(data: MnistTensors) -> MnistTensors:
 @pytest.mark.parametrize("task", ["autoencoder", "classifier"])
 def test_non_finite_loss_raises_training_diverged(small_mnist, task):
     lines = []
-    cfg = T.TrainConfig(1, 1e-3, 32, max_batches=2)
+    cfg = make(task, **SHAPE, epochs=1, batch_size=32, max_batches=2)
+    model = fresh(ConvAutoencoder if task == "autoencoder" else Classifier)
     with pytest.raises(T.TrainingDiverged, match="diverged in epoch 1: .* loss is nan .*--lr"):
-        if task == "autoencoder":
-            T.train_autoencoder(
-                fresh(ConvAutoencoder), poisoned(small_mnist), cfg, log=lines.append
-            )
-        else:
-            T.train_classifier(fresh(Classifier), poisoned(small_mnist), cfg, log=lines.append)
+        train_run(cfg, model, poisoned(small_mnist), log=lines.append)
     assert lines == []  # no epoch line for a diverged epoch
     assert issubclass(T.TrainingDiverged, ValueError)  # the CLI reports it in one line

@@ -1,22 +1,18 @@
 r"""Sphinx extension for this book (loaded through `sphinx.local_extensions` in `_config.yml`).
 
-1. Read, and so execute, the pages in table-of-contents order. Sphinx reads changed documents in
-   alphabetical order and myst-nb executes each notebook while it is read; the last page,
-   `book/provenance`, lists the experiment runs found on disk, so it must run after the chapters
-   that train them (alphabetically it would run before `book/q1_*`).
-2. PDF: give the LaTeX document the structure of the ToC. Sphinx's LaTeX writer uses the root
+1. PDF: give the LaTeX document the structure of the ToC. Sphinx's LaTeX writer uses the root
    page's title as the document title, turns the root page's sections into chapters 1-3 ahead of
    Q1, and drops the ToC's part captions. Instead the root page (`book/intro`) becomes unnumbered
    front matter (a chapter without a number, its sections unnumbered), each part of the ToC a
    `\part`, so Q1 is chapter 1 as in the HTML; the chapters of the appendix part
    (`ex2_appendix_part`, "Appendices") are lettered A, B, ... (`\appendix`).
-3. PDF: tall tables with given column widths break across pages (longtable).
-4. HTML: the chapters of the appendix part numbered A, B, ... as in the PDF (section, figure and
+2. PDF: tall tables with given column widths break across pages (longtable).
+3. HTML: the chapters of the appendix part numbered A, B, ... as in the PDF (section, figure and
    table numbers too: "Fig. C.1"), not 10, 11, ...
-5. HTML: each inline script once. Sphinx 7.4 adds the inline scripts that extensions register after
+4. HTML: each inline script once. Sphinx 7.4 adds the inline scripts that extensions register after
    the builder started (sphinx-thebe's `const THEBE_JS_URL = ...`, sphinx-togglebutton's selector)
    twice to every page; the second `const` is a SyntaxError in the browser's console.
-6. The authors, from one setting: `EX2_AUTHORS` if set, else `_config.yml`'s `author`, as
+5. The authors, from one setting: `EX2_AUTHORS` if set, else `_config.yml`'s `author`, as
    "Name (ID); Name (ID)". The PDF's title page gets one name per column (LaTeX's `\and`), every
    HTML page's header the list (the template `templates/ex2-authors.html`).
 """
@@ -31,31 +27,6 @@ from sphinx import addnodes
 from sphinx.environment.collectors.toctree import TocTreeCollector
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import texescape
-
-
-def toc_docnames(site_map) -> list[str]:
-    """Docnames of the external ToC, depth first, in the order the book presents them."""
-    order: list[str] = []
-
-    def walk(docname: str) -> None:
-        if docname in order:
-            return
-        order.append(docname)
-        doc = site_map[docname] if docname in site_map else None
-        for tree in getattr(doc, "subtrees", None) or []:
-            for child in tree.files():
-                walk(child)
-
-    walk(site_map.root.docname)
-    return order
-
-
-def read_in_toc_order(app, env, docnames: list[str]) -> None:
-    site_map = getattr(env, "external_site_map", None)
-    if site_map is None:
-        return
-    rank = {name: i for i, name in enumerate(toc_docnames(site_map))}
-    docnames.sort(key=lambda name: (rank.get(name, len(rank)), name))
 
 
 def is_toctree_wrapper(node: nodes.Node) -> bool:
@@ -292,7 +263,6 @@ def setup(app):
             TocTreeCollector.assign_figure_numbers
         )
     app.connect("config-inited", apply_authors, priority=950)  # after sphinx-external-toc: root_doc
-    app.connect("env-before-read-docs", read_in_toc_order)
     app.add_config_value("ex2_appendix_part", "Appendices", "env", [str])
     app.add_post_transform(BookStructureForLatex)
     app.add_post_transform(LongTablesBreakAcrossPages)

@@ -9,8 +9,9 @@ A chapter with experiments has a module `ex2.chapters.<name>` that defines
 - `measurements()`: its cached measurements, as `(function, args)` pairs,
 - `results()`: everything its page shows (runs, tables, numbers, claims, checks,
   interpretations, and the raw values it shares with other chapters), computed once per process
-  from the cache,
-and pages call only that. Chapters without a module (intro, theory, ...) own no experiments.
+  from the cache.
+Pages call `results()` and the module's table and figure helpers. Chapters without experiments
+(intro, theory, the appendices) have no `runs()`; some have a module of page helpers.
 `checked()` gathers every chapter's claims, checks and interpretations, and adds the checks that
 numbers printed by several chapters are one value.
 """
@@ -22,6 +23,7 @@ import importlib
 from dataclasses import dataclass
 
 from ex2 import experiments
+from ex2.chapters import performance
 from ex2.claims import Check, Claim, Interpretation
 from ex2.config import RunConfig
 
@@ -166,8 +168,6 @@ def same_value_checks(shared: dict[str, dict]) -> list[Check]:
 def checked() -> Checked:
     """Every claim, check and interpretation of the book (the chapters' results, computed once
     per process, and the performance appendix)."""
-    from ex2.chapters import performance
-
     results = {name: module(name).results() for name in WITH_EXPERIMENTS}
     claims = [c for r in results.values() for c in r.claims]
     claims += performance.claims(performance.load())
@@ -175,10 +175,6 @@ def checked() -> Checked:
     checks += same_value_checks({n: getattr(r, "shared", {}) for n, r in results.items()})
     interpretations = [i for r in results.values() for i in r.interpretations]
     return Checked(claims, checks, interpretations)
-
-
-def all_claims() -> list[Claim]:
-    return checked().claims
 
 
 def rerun(name: str, log=print) -> list:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import verify
 from ex2.chapters import q1, q2, q3, q4
 from ex2.claims import Claim, by_id
+from ex2.formatting import Table
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ def numbers() -> dict[str, str]:
     return out
 
 
-def table_rows() -> tuple[list[list[str]], list[Claim]]:
+def table() -> tuple[Table, list[Claim]]:
+    """The table, and the claims it quotes."""
     claims = glance_claims()
-    return rows(claims, numbers(), verify.run_all()), claims
+    headers = ["", "Answer", "Key number"]
+    return Table(headers, rows(claims, numbers(), verify.run_all()), [12, 58, 30]), claims

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ex2 import experiments, formatting, semi
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import Check, Claim, Interpretation
 
 NAMES = {
@@ -53,15 +53,15 @@ def runs():
 
 
 def measurements():
-    encoder = R.pretrained_autoencoder()
+    encoder = configs.pretrained_autoencoder()
     return [
         (semi.neighbour_lists, (encoder, settings())),
         *[
             (semi.method_result, (m, k, encoder, settings()))
             for m in semi.METHODS
-            for k in range(R.spread_draws())
+            for k in range(configs.spread_draws())
         ],
-        (semi.spread_diagnosis, (encoder, settings(), R.spread_draws())),
+        (semi.spread_diagnosis, (encoder, settings(), configs.spread_draws())),
     ]
 
 
@@ -117,9 +117,9 @@ INTERPRETATIONS = [
 
 @functools.cache
 def results() -> Labels100:
-    draws = range(R.spread_draws())
-    heads = R.repeated(R.heads())["subset"]
-    encoder = R.pretrained_autoencoder()
+    draws = range(configs.spread_draws())
+    heads = configs.repeated(configs.heads())["subset"]
+    encoder = configs.pretrained_autoencoder()
     measured = {
         m: [semi.method_result(m, k, encoder, settings()) for k in draws] for m in semi.METHODS
     }

@@ -9,10 +9,11 @@ import numpy as np
 
 from ex2 import experiments, formatting
 from ex2.analysis import SILHOUETTE_SAMPLE
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import Check, Claim
 from ex2.config import profile
 from ex2.data import load_mnist
+from ex2.formatting import Table
 from ex2.measurements import latent_geometry
 
 METRICS = ("within", "between", "ratio", "silhouette", "knn_accuracy")
@@ -23,7 +24,10 @@ def embed_n() -> int:
 
 
 def encoders():
-    return {"autoencoder": R.pretrained_autoencoder(), "classifier": R.classifiers()["full"]}
+    return {
+        "autoencoder": configs.pretrained_autoencoder(),
+        "classifier": configs.classifiers()["full"],
+    }
 
 
 def runs():
@@ -56,7 +60,7 @@ def results() -> Latent:
         "latent_embed_n": formatting.count(embed_n()),
         "latent_silhouette_n": formatting.count(SILHOUETTE_SAMPLE),
     }
-    head = experiments.run(R.heads()["full"]).final["test_accuracy"]
+    head = experiments.run(configs.heads()["full"]).final["test_accuracy"]
     shared = {"latent.autoencoder.knn_accuracy": metrics["autoencoder"]["knn_accuracy"]}
     return Latent(
         metrics,
@@ -72,21 +76,14 @@ def results() -> Latent:
     )
 
 
-def metric_rows(metrics) -> list[list]:
-    return [
-        [
-            f"{k} encoder",
-            *[
-                f"{m[s]:.3f}"
-                if s == "silhouette"
-                else formatting.pct(m[s])
-                if s == "knn_accuracy"
-                else formatting.ratio(m[s])
-                for s in METRICS
-            ],
-        ]
+def metric_table(metrics) -> Table:
+    shown = {"silhouette": lambda v: f"{v:.3f}", "knn_accuracy": formatting.pct}
+    rows = [
+        [f"{k} encoder", *[shown.get(s, formatting.ratio)(m[s]) for s in METRICS]]
         for k, m in metrics.items()
     ]
+    headers = ["encoder", "within-digit", "between-digit", "ratio", "silhouette", "5-NN accuracy"]
+    return Table(headers, rows, [24, 15, 15, 12, 16, 18])
 
 
 def local_not_global_claim(metrics, head_accuracy: float) -> Claim:

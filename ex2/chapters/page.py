@@ -18,9 +18,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 from myst_nb import glue
 
-from ex2 import claims as C
 from ex2 import experiments, formatting
-from ex2.claims import Claim, Interpretation, by_id, enforce, short
+from ex2.claims import VOCABULARY, Claim, Interpretation, by_id, enforce, short
 from ex2.config import RunConfig
 
 PRINT_DPI = 300  # the images inside a vector figure (digits, dense scatter plots)
@@ -135,7 +134,7 @@ def claims_table(claims: list[Claim], caption: str = "", label: str = "") -> Mar
     condition with the meaning of its vocabulary words, PASS/FAIL."""
     rows = []
     for c in claims:
-        words = "; ".join(f"`{w}`: {formatting.escape(C.VOCABULARY[w].meaning)}" for w in c.words)
+        words = "; ".join(f"`{w}`: {formatting.escape(VOCABULARY[w].meaning)}" for w in c.words)
         condition = f"`{c.condition}`" + (f" ({words})" if words else "")
         source = f" ({formatting.escape(c.source)})" if c.source else ""
         rows.append([f"`{c.id}`{source}", measured(c), condition, verdict(c)])
@@ -163,5 +162,5 @@ def interpretations_table(items: list[Interpretation], caption: str = "", label=
 
 
 def vocabulary_table(caption: str = "", label: str = "") -> Markdown:
-    rows = [[f"`{name}`", formatting.escape(w.meaning)] for name, w in C.VOCABULARY.items()]
+    rows = [[f"`{name}`", formatting.escape(w.meaning)] for name, w in VOCABULARY.items()]
     return table(["word", "meaning in a condition"], rows, [25, 75], caption, label)

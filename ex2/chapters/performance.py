@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 
 from ex2 import experiments, formatting
-from ex2.chapters import runs as R
-from ex2.chapters.provenance import cpu_name
+from ex2.bench import cpu_name
+from ex2.chapters import configs
 from ex2.claims import Claim
 from ex2.data import REPO_ROOT
+from ex2.formatting import Table
 
 RESULTS = REPO_ROOT / "bench" / "results.json"
 GPU_RESULTS = REPO_ROOT / "bench" / "results-cuda-h200.json"
@@ -85,7 +86,7 @@ def numbers(results: dict[str, dict]) -> dict[str, str]:
 
 def epoch_numbers(cpu: dict) -> dict[str, str]:
     """Table 1.2's per-epoch time of the (16, 16) autoencoder in this build, next to the bench's."""
-    history = experiments.run(R.pretrained_autoencoder()).history
+    history = experiments.run(configs.pretrained_autoencoder()).history
     epoch = sum(history.seconds) / len(history.seconds)
     return {
         "perf_build_epoch": formatting.seconds(epoch),
@@ -93,40 +94,31 @@ def epoch_numbers(cpu: dict) -> dict[str, str]:
     }
 
 
-def rows(results: dict[str, dict]) -> list[list]:
-    out = []
+def machine_table(results: dict[str, dict]) -> Table:
+    rows = []
     for name, r in results.items():
         m = r["median"]
         machine = r["machine"]["device"] if name == "GPU" else r["machine"]["cpu"]
-        out.append(
-            [
-                f"{name} ({machine}, threads: {r['machine']['threads']})",
-                f"{m['exercise_ms_per_step']:.1f}",
-                f"{m['project_ms_per_step']:.1f}",
-                f"{r['speedup_vs_exercise_pipeline']:.2f}",
-                f"{m['project_step_gflops']:.1f}",
-                f"{m['matmul_gflops']:.0f}",
-                f"{r['step_fraction_of_matmul']:.2f}",
-            ]
-        )
-    return out
+        steps = [f"{m['exercise_ms_per_step']:.1f}", f"{m['project_ms_per_step']:.1f}"]
+        rates = [f"{m['project_step_gflops']:.1f}", f"{m['matmul_gflops']:.0f}"]
+        speedup, fraction = r["speedup_vs_exercise_pipeline"], r["step_fraction_of_matmul"]
+        machine = f"{name} ({machine}, threads: {r['machine']['threads']})"
+        rows.append([machine, *steps, f"{speedup:.2f}", *rates, f"{fraction:.2f}"])
+    headers = ["machine", "A ms/step", "B ms/step", "speedup", "B GFLOP/s", "matmul GFLOP/s"]
+    return Table(headers + ["B / matmul"], rows, [30, 10, 10, 10, 12, 14, 14])
 
 
-def variant_rows(results) -> list[list]:
+def variant_table(results) -> Table:
     ratios = results["CPU"]["ratios"]
-    return [
-        [
-            what,
-            model,
-            ratio_text(ratios[key]),
-            "yes" if faster_every_repeat(ratios[key]) else "no",
-            verdict,
-        ]
-        for key, (what, model, verdict) in CANDIDATES.items()
+    rows = [
+        [what, model, ratio_text(ratios[k]), faster_every_repeat(ratios[k]), verdict]
+        for k, (what, model, verdict) in CANDIDATES.items()
     ]
+    headers = ["candidate", "measured on", "speedup (range)", "wins", "in the book"]
+    return Table(headers, rows, [24, 24, 22, 10, 20])
 
 
-def share_rows(results) -> list[list]:
+def share_table(results) -> Table:
     """Seconds of one thread by kind of job of the full book, in training steps, evaluation,
     frozen-encoder codes and scikit-learn work (the assumed job start left out: not measured)."""
     parts = ("training steps", "evaluation", "encoder codes", "scikit-learn")
@@ -136,14 +128,15 @@ def share_rows(results) -> list[list]:
         for kind, by in sorted(jobs.items())
     ]
     totals = [sum(by.get(p, 0) for by in jobs.values()) for p in parts]
-    return rows + [["all jobs", *[f"{t:.0f}" for t in totals], f"{sum(totals):.0f}"]]
+    rows.append(["all jobs", *[f"{t:.0f}" for t in totals], f"{sum(totals):.0f}"])
+    return Table(["kind of job", *parts, "total"], rows, [30, 14, 14, 14, 14, 14])
 
 
-def page_rows(results) -> list[list]:
+def page_table(results) -> Table:
     pages = results["CPU"]["time_shares"].get("pages_s")
-    if not pages:
-        return [["(no notebook cache on the benchmark machine)", "–"]]
-    return [[f"`{name}`", f"{seconds:.1f}"] for name, seconds in pages.items()]
+    rows = [[f"`{name}`", f"{seconds:.1f}"] for name, seconds in (pages or {}).items()]
+    rows = rows or [["(no notebook cache on the benchmark machine)", "–"]]
+    return Table(["page", "seconds"], rows, [60, 40])
 
 
 def candidate_claim(key: str, ratios: dict) -> Claim:

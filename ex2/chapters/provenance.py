@@ -8,15 +8,15 @@ import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import torch
 
 from ex2 import chapters, data, experiments, fetch, formatting, train
+from ex2.bench import cpu_name
 from ex2.config import profile
+from ex2.formatting import Table
 
 PACKAGES = ("torch", "torchvision", "numpy", "jupyter-book", "myst-nb", "sphinx")
-CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile")
 
 
 def package_version(name: str) -> str:
@@ -24,28 +24,6 @@ def package_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "not installed"
-
-
-def cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if not line.strip():
-                break
-            key, _, value = line.partition(":")
-            info[key.strip()] = value.strip()
-    except OSError:
-        pass
-    return info
-
-
-def cpu_name() -> str:
-    info = cpuinfo()
-    name = info.get("model name") or platform.processor() or platform.machine()
-    flags = set(info.get("flags", "").split())
-    present = [f for f in CPU_FEATURES if f in flags]
-    return name + (f" ({', '.join(present)})" if present else "")
 
 
 def commit() -> str:
@@ -59,68 +37,47 @@ def commit() -> str:
         return "not a git checkout"
 
 
-def build_rows() -> list[list[str]]:
+def build_table() -> Table:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)"
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    rows = [
-        ["build date", now],
-        ["git commit", commit()],
-        ["profile (EX2_PROFILE)", profile()],
-        ["Python", platform.python_version()],
-    ]
+    rows = [["build date", now], ["git commit", commit()], ["profile (EX2_PROFILE)", profile()]]
+    rows += [["Python", platform.python_version()]]
     rows += [[name, package_version(name)] for name in PACKAGES]
-    return rows + [
-        ["CPU", cpu_name()],
-        ["CPU threads (logical)", str(os.cpu_count())],
-        ["GPU", gpu],
-        ["training device", str(train.default_device())],
-    ]
+    rows += [["CPU", cpu_name()], ["CPU threads (logical)", str(os.cpu_count())], ["GPU", gpu]]
+    rows += [["training device", str(train.default_device())]]
+    return Table(["item", "value"], rows, [30, 70])
 
 
-def data_rows() -> list[list[str]]:
+def data_table() -> Table:
     """Each data file with its size and full SHA-256, checked now (a mismatch fails the build)."""
     root = data.ensure_mnist(verify_hash=True)
     wheel = root / "wheels" / fetch.WHEEL_FILENAME
-    rows = [
-        [f"`{name}`", formatting.count(size), f"`{digest}`"]
-        for name, (size, digest) in data.IDX_FILES.items()
-    ]
+    files = dict(data.IDX_FILES)
     if wheel.exists():
         if data.sha256_of(wheel) != fetch.WHEEL_SHA256:
             raise data.DataError(f"{wheel} does not match its pinned SHA-256: delete it")
-        rows.insert(
-            0,
-            [
-                f"`{fetch.WHEEL_FILENAME}`",
-                formatting.count(wheel.stat().st_size),
-                f"`{fetch.WHEEL_SHA256}`",
-            ],
-        )
-    return rows
+        files = {fetch.WHEEL_FILENAME: (wheel.stat().st_size, fetch.WHEEL_SHA256)} | files
+    rows = [[f"`{name}`", formatting.count(size), f"`{h}`"] for name, (size, h) in files.items()]
+    return Table(["file", "bytes", "SHA-256"], rows, [18, 10, 72])
 
 
-def run_rows() -> tuple[list[list], float]:
+def run_table() -> tuple[Table, float]:
     """Every run of the book with its chapter, and the total training time."""
     owner = {cfg: name for name in chapters.CHAPTERS for cfg in chapters.runs_of(name)}
     rows, total = [], 0.0
     for cfg in chapters.all_runs():
         result = experiments.run(cfg)
         total += result.train_seconds
-        rows.append(
-            [
-                owner.get(cfg, "–"),
-                cfg.label,
-                cfg.epochs,
-                f"`{result.run_dir.name}`",
-                formatting.seconds(result.train_seconds),
-            ]
-        )
-    return rows, total
+        folder, seconds = f"`{result.run_dir.name}`", formatting.seconds(result.train_seconds)
+        rows.append([owner.get(cfg, "–"), cfg.label, cfg.epochs, folder, seconds])
+    headers = ["chapter", "run", "epochs", "folder", "training time"]
+    return Table(headers, rows, [10, 38, 8, 28, 16]), total
 
 
-def measurement_rows() -> list[list]:
-    return [
+def measurement_table() -> Table:
+    rows = [
         [name, m.function.__name__, f"`{m.name}`"]
         for name in chapters.CHAPTERS
         for m in chapters.measurements_of(name)
     ]
+    return Table(["chapter", "measurement", "file"], rows, [14, 30, 56])

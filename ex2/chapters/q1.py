@@ -9,23 +9,25 @@ from dataclasses import dataclass
 import torch
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import SETTLED, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import reconstruction_quality
 from ex2.models import ConvAutoencoder, count_parameters
 from ex2.train import forward_in_batches
 
 SHAPE_GRID = [(c, d) for c in (1, 4, 16, 32) for d in (2, 4, 16, 64)]
+SHAPE_HEADERS = ["c", "d", "code shape", "output shape", "encoder parameters", "parameters"]
 
 
 def runs():
-    return R.autoencoders()
+    return configs.autoencoders()
 
 
 def measurements():
-    classifier = R.classifiers()["full"]
+    classifier = configs.classifiers()["full"]
     return [(reconstruction_quality, (cfg, classifier)) for cfg in runs()]
 
 
@@ -37,11 +39,11 @@ def name(cfg) -> str:
 class Q1:
     runs: dict[tuple[int, int], RunResult]
     quality: dict[tuple[int, int], dict]
-    shape_rows: list[list]
+    shapes: Table
     examples: torch.Tensor  # one test image of each digit
     reconstructions: dict[str, torch.Tensor]
-    architecture_rows: list[list]
-    loss_rows: list[list]
+    architecture: Table
+    losses: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -74,23 +76,25 @@ def results() -> Q1:
     mnist = load_mnist()
     trained = {(c.base, c.latent): experiments.run(c) for c in runs()}
     quality = {
-        key: reconstruction_quality(r.config, R.classifiers()["full"]) for key, r in trained.items()
+        key: reconstruction_quality(r.config, configs.classifiers()["full"])
+        for key, r in trained.items()
     }
     examples = mnist.test_images[analysis.examples_per_digit(mnist.test_labels, 1)]
     recon = {"input": examples}
     recon.update({name(r.config): forward_in_batches(r.model, examples) for r in trained.values()})
     final = {key: r.final for key, r in trained.items()}
     architecture = analysis.architecture_rows(trained[(16, 16)].model)
+    layers = ["layer", "type", "output", "kernel", "stride", "padding", "parameters"]
     numbers, claims = describe(trained, final, quality)
     claims.append(activations_claim(architecture))
     return Q1(
         trained,
         quality,
-        shape_rows(),
+        Table(SHAPE_HEADERS, shape_rows(), [8, 8, 16, 22, 24, 22]),
         examples,
         recon,
-        architecture,
-        final_rows(trained),
+        Table(layers, architecture, [22, 20, 14, 10, 10, 10, 14]),
+        loss_table(trained),
         numbers,
         claims,
         [quality_check(quality)],
@@ -285,16 +289,21 @@ def falling_claim(trained) -> Claim:
     )
 
 
+QUALITY_SOURCE = SOURCE + "; pixels grouped by the input's intensity"
+
+
 def quality_claims(quality) -> list[Claim]:
-    q = quality
+    return [strokes_claim(quality), identity_claim(quality), faint_claim(quality)]
+
+
+def strokes_claim(q) -> Claim:
     stroke_share = {k: 1 - v["error_share"]["background"] for k, v in q.items()}
     border_and_core = [v["error_share"]["border"] + v["error_share"]["core"] for v in q.values()]
     stroke_pixels = 1 - q[(16, 16)]["pixel_share"]["background"]
     border = {k: v["error"]["border"] for k, v in q.items()}
     background = max(v["error"]["background"] for v in q.values())
     core = {k: v["error"]["core"] for k, v in q.items()}
-    source = SOURCE + "; pixels grouped by the input's intensity"
-    border_text = (
+    text = (
         f"The error sits on the digit, not on the background: the stroke pixels "
         f"($x > 0$, {100 * stroke_pixels:.0f} % of the image) hold "
         f"{100 * min(stroke_share.values()):.0f}–{100 * max(stroke_share.values()):.0f} % "
@@ -302,58 +311,62 @@ def quality_claims(quality) -> list[Claim]:
         "anti-aliased stroke borders ($0 < x < 0.5$), the $c=4$ models in the stroke "
         "cores."
     )
+    return Claim(
+        "q1.c.error_on_strokes",
+        text,
+        "all(far(s, stroke_pixels) for s in stroke_share) "
+        "and all(higher(b, c) for b, c in zip(border_c16, core_c16)) "
+        "and all(higher(c, b) for b, c in zip(border_c4, core_c4)) "
+        "and higher(min(border_c16 + core_c4), background) "
+        "and same(stroke_share, border_and_core)",
+        {
+            "stroke_pixels": stroke_pixels,
+            "border_and_core": border_and_core,
+            "background": background,
+            "stroke_share": list(stroke_share.values()),
+            "border_c16": [border[(16, 4)], border[(16, 16)]],
+            "core_c16": [core[(16, 4)], core[(16, 16)]],
+            "border_c4": [border[(4, 4)], border[(4, 16)]],
+            "core_c4": [core[(4, 4)], core[(4, 16)]],
+        },
+        QUALITY_SOURCE + "; share of the summed |error|, and mean |error| per pixel",
+    )
+
+
+def identity_claim(q) -> Claim:
     missed = {k: 1 - v["recognised"] for k, v in q.items()}
     m = {"d4_c4": missed[(4, 4)], "d4_c16": missed[(16, 4)], "d16_c16": missed[(16, 16)]}
-    recog_text = (
+    text = (
         f"A 4-number code loses the digit's identity far more often: the Q2(i) "
         f"classifier fails to recognise the input's digit in {100 * m['d4_c16']:.1f} % of "
         f"the $c=16, d=4$ reconstructions and {100 * m['d4_c4']:.1f} % of the $c=4, d=4$ "
         f"ones, against {100 * m['d16_c16']:.1f} % with $c=16, d=16$."
     )
+    return Claim(
+        "q1.c.small_code_loses_identity",
+        text,
+        "far(d4_c4, d16_c16) and far(d4_c16, d16_c16)",
+        m,
+        SOURCE + "; the Q2(i) classifier's predictions on the reconstructions",
+        short="a 4-number code loses the digit far more often",
+    )
+
+
+def faint_claim(q) -> Claim:
     bright = {k: v["core_brightness"] for k, v in q.items()}
-    bright_text = (
+    text = (
         f"The $c=4$ models draw faint strokes: the mean reconstructed intensity of "
         f"stroke-core pixels is {bright[(4, 4)]:.2f} and {bright[(4, 16)]:.2f} for "
         f"$c=4$, against {bright[(16, 4)]:.2f} and {bright[(16, 16)]:.2f} for $c=16$ "
         f"(inputs: {q[(16, 16)]['input_core_brightness']:.2f})."
     )
-    return [
-        Claim(
-            "q1.c.error_on_strokes",
-            border_text,
-            "all(far(s, stroke_pixels) for s in stroke_share) "
-            "and all(higher(b, c) for b, c in zip(border_c16, core_c16)) "
-            "and all(higher(c, b) for b, c in zip(border_c4, core_c4)) "
-            "and higher(min(border_c16 + core_c4), background) "
-            "and same(stroke_share, border_and_core)",
-            {
-                "stroke_pixels": stroke_pixels,
-                "border_and_core": border_and_core,
-                "background": background,
-                "stroke_share": list(stroke_share.values()),
-                "border_c16": [border[(16, 4)], border[(16, 16)]],
-                "core_c16": [core[(16, 4)], core[(16, 16)]],
-                "border_c4": [border[(4, 4)], border[(4, 16)]],
-                "core_c4": [core[(4, 4)], core[(4, 16)]],
-            },
-            source + "; share of the summed |error|, and mean |error| per pixel",
-        ),
-        Claim(
-            "q1.c.small_code_loses_identity",
-            recog_text,
-            "far(d4_c4, d16_c16) and far(d4_c16, d16_c16)",
-            m,
-            source.split(";")[0] + "; the Q2(i) classifier's predictions on the reconstructions",
-            short="a 4-number code loses the digit far more often",
-        ),
-        Claim(
-            "q1.c.faint_c4",
-            bright_text,
-            "lower(max(c4), min(c16))",
-            {"c4": [bright[(4, 4)], bright[(4, 16)]], "c16": [bright[(16, 4)], bright[(16, 16)]]},
-            source + " (stroke core: input x >= 0.5), mean reconstructed intensity",
-        ),
-    ]
+    return Claim(
+        "q1.c.faint_c4",
+        text,
+        "lower(max(c4), min(c16))",
+        {"c4": [bright[(4, 4)], bright[(4, 16)]], "c16": [bright[(16, 4)], bright[(16, 16)]]},
+        QUALITY_SOURCE + " (stroke core: input x >= 0.5), mean reconstructed intensity",
+    )
 
 
 def quality_check(quality) -> Check:
@@ -403,18 +416,14 @@ def activations_claim(architecture: list[list]) -> Claim:
     )
 
 
-def final_rows(trained: dict[tuple[int, int], RunResult]) -> list[list]:
+def loss_table(trained: dict[tuple[int, int], RunResult]) -> Table:
     rows = []
     for (c, d), r in trained.items():
         f = r.final
+        l1, acc = formatting.l1, formatting.pct
+        time = formatting.seconds(f["seconds_per_epoch"])
         rows.append(
-            [
-                c,
-                d,
-                formatting.l1(f["test_l1"]),
-                formatting.l1(f["train_l1"]),
-                formatting.pct(f["test_pixel_accuracy"]),
-                formatting.seconds(f["seconds_per_epoch"]),
-            ]
+            [c, d, l1(f["test_l1"]), l1(f["train_l1"]), acc(f["test_pixel_accuracy"]), time]
         )
-    return rows
+    headers = ["c", "d", "test L1", "train L1", "test pixel accuracy", "time per epoch"]
+    return Table(headers, rows, [8, 8, 16, 16, 28, 24])

@@ -10,11 +10,13 @@ import torch
 from scipy import stats
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import Check, Claim
-from ex2.data import load_mnist
+from ex2.data import TRAIN_IMAGES, load_mnist
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import image_geometry, test_predictions
+from ex2.train import steps_per_epoch
 
 SOURCE = {
     "full": "Q2(i): all 60,000 training images, seed 0",
@@ -23,16 +25,16 @@ SOURCE = {
 
 
 def runs():
-    return list(R.classifiers().values())
+    return list(configs.classifiers().values())
 
 
 def draws():
     """The Q2(ii) classifier on each draw of 100 images, model seed 0 (draw 0: Q2(ii))."""
-    return R.draw_sweep(R.classifiers()["subset"])
+    return configs.draw_sweep(configs.classifiers()["subset"])
 
 
 def measurements():
-    return [(test_predictions, (R.classifiers()["full"],))] + [
+    return [(test_predictions, (configs.classifiers()["full"],))] + [
         (test_predictions, (cfg,)) for cfg in draws()
     ]
 
@@ -40,10 +42,10 @@ def measurements():
 @dataclass
 class Q2:
     runs: dict[str, RunResult]
-    draw_counts: list[int]  # images of each digit in the 100-image draw
+    draw: Table  # images of each digit in the 100-image draw
     predictions: dict[str, np.ndarray]  # test-set predictions of each run
     test_labels: np.ndarray
-    accuracy_rows: list[list]
+    accuracy: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -58,8 +60,8 @@ def digit_counts(subset_indices, train_labels: torch.Tensor) -> list[int]:
 @functools.cache
 def results() -> Q2:
     mnist = load_mnist()
-    trained = {key: experiments.run(cfg) for key, cfg in R.classifiers().items()}
-    preds = {"full": np.asarray(test_predictions(R.classifiers()["full"]))}
+    trained = {key: experiments.run(cfg) for key, cfg in configs.classifiers().items()}
+    preds = {"full": np.asarray(test_predictions(configs.classifiers()["full"]))}
     by_draw = [np.asarray(test_predictions(cfg)) for cfg in draws()]
     preds["subset"] = by_draw[0]
     counts_by_draw = [
@@ -81,17 +83,18 @@ def results() -> Q2:
         similarity_claim(by_draw, labels, means),
     ]
     checks = [accuracy_check(trained, preds, labels)]
-    rows = accuracy_rows(trained)
+    draw = Table(["digit", *map(str, range(10))], [["images", *counts]], [20] + [8] * 10)
     shared = {
         "q2.full.test_accuracy": accuracy["full"],
         "q2.subset.test_accuracy": accuracy["subset"],
         "draws": len(by_draw),
     }
-    return Q2(trained, counts, preds, labels, rows, numbers, claims, checks, [], shared)
+    table = accuracy_table(trained)
+    return Q2(trained, draw, preds, labels, table, numbers, claims, checks, [], shared)
 
 
 def steps(cfg) -> int:
-    return cfg.epochs * cfg.passes_per_epoch * -(-cfg.subset_size // cfg.batch_size)
+    return cfg.epochs * steps_per_epoch(cfg.subset_size, cfg.batch_size, cfg.passes_per_epoch)
 
 
 def describe(trained, accuracy) -> dict[str, str]:
@@ -112,23 +115,17 @@ def describe(trained, accuracy) -> dict[str, str]:
     return numbers
 
 
-def accuracy_rows(trained: dict[str, RunResult]) -> list[list]:
+def accuracy_table(trained: dict[str, RunResult]) -> Table:
     rows = []
     for key, r in trained.items():
-        c = r.config
-        rows.append(
-            [
-                "(i) all images" if key == "full" else "(ii) 100 images",
-                c.subset_size or 60000,
-                c.epochs,
-                c.passes_per_epoch,
-                c.batch_size,
-                formatting.pct(r.final["train_accuracy"]),
-                formatting.pct(r.final["test_accuracy"]),
-                formatting.seconds(r.train_seconds),
-            ]
-        )
-    return rows
+        c, f = r.config, r.final
+        scenario = "(i) all images" if key == "full" else "(ii) 100 images"
+        setup = [c.subset_size or TRAIN_IMAGES, c.epochs, c.passes_per_epoch, c.batch_size]
+        accuracies = [formatting.pct(f["train_accuracy"]), formatting.pct(f["test_accuracy"])]
+        rows.append([scenario, *setup, *accuracies, formatting.seconds(r.train_seconds)])
+    headers = ["scenario", "training images", "epochs", "passes per epoch", "batch"]
+    headers += ["train accuracy", "test accuracy", "training time"]
+    return Table(headers, rows, [18, 12, 9, 10, 8, 14, 14, 15])
 
 
 def draw_claim(counts: list[int]) -> Claim:

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ex2 import experiments, formatting
-from ex2.chapters import latent
-from ex2.chapters import runs as R
+from ex2.chapters import configs, latent
 from ex2.claims import Check, Claim, Interpretation
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import latent_geometry
 from ex2.models import count_parameters
 
 
 def runs():
-    return list(R.heads().values())
+    return list(configs.heads().values())
 
 
 def measurements():
@@ -28,7 +28,7 @@ def measurements():
 class Q3:
     q2: dict[str, RunResult]
     q3: dict[str, RunResult]
-    comparison_rows: list[list]
+    comparison: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -50,7 +50,10 @@ INTERPRETATIONS = [
 
 def accuracies() -> dict[tuple[str, str], list[float]]:
     """Test accuracy of the Q2 and Q3 runs, over draws (100 images) and seeds (all images)."""
-    spread = {"q2": R.repeated(R.classifiers()), "q3": R.repeated(R.heads())}
+    spread = {
+        "q2": configs.repeated(configs.classifiers()),
+        "q3": configs.repeated(configs.heads()),
+    }
     return {
         (who, part): [experiments.run(c).final["test_accuracy"] for c in cfgs]
         for who, parts in spread.items()
@@ -60,13 +63,15 @@ def accuracies() -> dict[tuple[str, str], list[float]]:
 
 @functools.cache
 def results() -> Q3:
-    q2 = {k: experiments.run(c) for k, c in R.classifiers().items()}
-    q3 = {k: experiments.run(c) for k, c in R.heads().items()}
+    q2 = {k: experiments.run(c) for k, c in configs.classifiers().items()}
+    q3 = {k: experiments.run(c) for k, c in configs.heads().items()}
     if q3["subset"].subset_indices != q2["subset"].subset_indices:
         raise AssertionError("Q3(ii) must train on the same 100 images as Q2(ii)")
     acc = accuracies()
-    autoencoder = experiments.run(R.pretrained_autoencoder())
-    knn = latent_geometry(R.pretrained_autoencoder(), latent.embed_n())["metrics"]["knn_accuracy"]
+    autoencoder = experiments.run(configs.pretrained_autoencoder())
+    knn = latent_geometry(configs.pretrained_autoencoder(), latent.embed_n())["metrics"][
+        "knn_accuracy"
+    ]
     numbers = describe(q2, q3, acc)
     claims = [
         subset_verdict(acc),
@@ -88,29 +93,24 @@ def results() -> Q3:
         "spread.q3.full": acc[("q3", "full")],
         "latent.autoencoder.knn_accuracy": knn,
     }
-    rows = comparison_rows(q2, q3)
-    return Q3(q2, q3, rows, numbers, claims, checks, INTERPRETATIONS, shared)
+    table = comparison_table(q2, q3)
+    return Q3(q2, q3, table, numbers, claims, checks, INTERPRETATIONS, shared)
 
 
 def trainable(r: RunResult) -> int:
     return count_parameters(r.model.head if r.config.task == "head" else r.model)
 
 
-def comparison_rows(q2, q3) -> list[list]:
+def comparison_table(q2, q3) -> Table:
     rows = []
     for key, label in (("full", "60,000 images"), ("subset", "100 images")):
         for tag, r in (("Q2 end to end", q2[key]), ("Q3 frozen encoder + linear", q3[key])):
+            accuracies = [formatting.pct(r.final[f"{s}_accuracy"]) for s in ("train", "test")]
             rows.append(
-                [
-                    label,
-                    tag,
-                    trainable(r),
-                    formatting.pct(r.final["train_accuracy"]),
-                    formatting.pct(r.final["test_accuracy"]),
-                    formatting.seconds(r.train_seconds),
-                ]
+                [label, tag, trainable(r), *accuracies, formatting.seconds(r.train_seconds)]
             )
-    return rows
+    headers = ["data", "model", "trainable parameters", "train accuracy", "test accuracy"]
+    return Table(headers + ["training time"], rows, [14, 30, 14, 14, 14, 14])
 
 
 def describe(q2, q3, acc) -> dict[str, str]:
@@ -119,7 +119,7 @@ def describe(q2, q3, acc) -> dict[str, str]:
         numbers[f"q3_spread_{who}_{part}"] = formatting.pm(values) + " %"
     for part in ("subset", "full"):
         mean, std, _ = paired(acc[("q3", part)], acc[("q2", part)])
-        numbers[f"q3_gain_{part}"] = f"{100 * mean:+.2f} ± {100 * std:.2f} points"
+        numbers[f"q3_gain_{part}"] = formatting.points(mean, std)
     numbers["q3_draws"] = str(len(acc[("q2", "subset")]))
     numbers["q3_seeds"] = str(len(acc[("q2", "full")]))
     return numbers
@@ -141,8 +141,8 @@ def subset_verdict(acc) -> Claim:
     n = len(diffs)
     text = (
         f"**Yes, with few labels.** With 100 labels the frozen autoencoder encoder plus a "
-        f"linear layer beats the CNN trained from scratch by {100 * mean:+.2f} ± "
-        f"{100 * std:.2f} points (mean ± std of the difference, paired over {n} draws of the "
+        f"linear layer beats the CNN trained from scratch by {formatting.points(mean, std)} "
+        f"(mean ± std of the difference, paired over {n} draws of the "
         f"100 images, each with its own model seed; ahead on {wins} of {n})."
     )
     return Claim(
@@ -161,8 +161,9 @@ def full_verdict(acc) -> Claim:
     mean, std, _ = paired(acc[("q3", "full")], acc[("q2", "full")])
     n = len(diffs)
     text = (
-        f"**With all labels it costs accuracy:** the frozen encoder is {-100 * mean:.2f} ± "
-        f"{100 * std:.2f} points behind end-to-end training (paired over {n} seeds)."
+        f"**With all labels it costs accuracy:** the frozen encoder is "
+        f"{formatting.points(-mean, std, sign='')} behind end-to-end training (paired over "
+        f"{n} seeds)."
     )
     return Claim(
         "q3.verdict.all_labels",

@@ -10,10 +10,11 @@ import torch
 from scipy import stats
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import MIN_EFFECT, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
+from ex2.formatting import Table
 from ex2.measurements import decoder_geometry, image_geometry
 from ex2.train import forward_in_batches
 
@@ -28,7 +29,7 @@ SOURCE = "the two Q4 decoders (seed 0, 10 epochs); test set (10,000 images)"
 
 
 def runs():
-    return list(R.decoders().values())
+    return list(configs.decoders().values())
 
 
 def measurements():
@@ -40,7 +41,7 @@ class Q4:
     runs: dict[str, RunResult]
     blocks: dict[str, torch.Tensor]  # [10, PER_DIGIT, 1, 28, 28]: inputs and reconstructions
     marked: tuple[int, int]  # (digit, column) of the example the text cites
-    spread_rows: list[list]
+    geometry: Table
     numbers: dict[str, str]
     claims: list[Claim]
     checks: list[Check]
@@ -72,63 +73,68 @@ INTERPRETATIONS = [
 @functools.cache
 def results() -> Q4:
     mnist = load_mnist()
-    trained = {k: experiments.run(c) for k, c in R.decoders().items()}
+    trained = {k: experiments.run(c) for k, c in configs.decoders().items()}
     inputs = image_geometry()
-    measured = {k: decoder_geometry(c) for k, c in R.decoders().items()}
+    measured = {k: decoder_geometry(c) for k, c in configs.decoders().items()}
     idx = analysis.examples_per_digit(mnist.test_labels, PER_DIGIT, seed=1)
     blocks = {"input": mnist.test_images[idx]}  # 40 images: shown, and cheap to redraw
     blocks |= {LABELS[k]: forward_in_batches(r.model, blocks["input"]) for k, r in trained.items()}
     blocks = {k: v.reshape(10, PER_DIGIT, 1, 28, 28) for k, v in blocks.items()}
-    spread = {"input": inputs["spread"]}
+    distances = {"input": inputs["spread"]}
     for k, m in measured.items():
-        spread[f"recon {k}"], spread[f"code {k}"] = m["recon"], m["code"]
-    own = experiments.run(R.pretrained_autoencoder()).final["test_l1"]
+        distances[f"recon {k}"], distances[f"code {k}"] = m["recon"], m["code"]
+    own = experiments.run(configs.pretrained_autoencoder()).final["test_l1"]
     labels = mnist.test_labels.numpy()
-    numbers, claims = describe(trained, spread, own)
+    numbers, claims = describe(trained, distances, own)
     typical, marked = typical_claims(inputs, measured, labels, idx.numpy())
     claims[3:3] = typical
     for k in measured:
         numbers[f"q4_rank_rho_{k}"] = f"{typical[0].values[TYPICAL_KEYS[k]]:.2f}"
     checks = [l1_check(trained, measured), noise_check(l1_of(trained)["autoencoder"], own)]
-    rows = spread_rows(trained, spread)
+    rows = geometry_table(trained, distances)
     shared = {"q1.16_16.test_l1": own}
     return Q4(trained, blocks, marked, rows, numbers, claims, checks, INTERPRETATIONS, shared)
 
 
-def table(trained, spread) -> dict[str, list]:
+def table(trained, distances) -> dict[str, list]:
     """The numbers of the geometry table, by row: test L1 (or None), within, between, ratio."""
-    rows = {"test images (pixels)": [None, *spread["input"].values()]}
+    rows = {"test images (pixels)": [None, *distances["input"].values()]}
     for k, r in trained.items():
-        rows[f"reconstructions, {LABELS[k]}"] = [r.final["test_l1"], *spread[f"recon {k}"].values()]
+        rows[f"reconstructions, {LABELS[k]}"] = [
+            r.final["test_l1"],
+            *distances[f"recon {k}"].values(),
+        ]
     for k in trained:
-        rows[f"latent codes, {k} encoder"] = [None, *spread[f"code {k}"].values()]
+        rows[f"latent codes, {k} encoder"] = [None, *distances[f"code {k}"].values()]
     return rows
 
 
-def spread_rows(trained, spread) -> list[list]:
-    return [
+def geometry_table(trained, distances) -> Table:
+    rows = [
         [name, "–" if l1 is None else formatting.l1(l1), *map(formatting.ratio, geometry)]
-        for name, (l1, *geometry) in table(trained, spread).items()
+        for name, (l1, *geometry) in table(trained, distances).items()
     ]
+    headers = ["what", "test L1", "within-digit", "between-digit", "ratio"]
+    return Table(headers, rows, [40, 14, 16, 16, 14])
 
 
 def l1_of(trained) -> dict[str, float]:
     return {k: r.final["test_l1"] for k, r in trained.items()}
 
 
-def describe(trained, spread, own_l1) -> tuple[dict, list[Claim]]:
+def describe(trained, distances, own_l1) -> tuple[dict, list[Claim]]:
     l1 = l1_of(trained)
     numbers = {f"q4_{k}_l1": formatting.l1(v) for k, v in l1.items()}
-    within = {k: spread[f"recon {k}"]["within"] / spread["input"]["within"] for k in trained}
+    within = {k: distances[f"recon {k}"]["within"] / distances["input"]["within"] for k in trained}
     numbers |= {f"q4_within_vs_input_{k}": f"{100 * v:.0f} %" for k, v in within.items()}
     for k in trained:
-        numbers[f"q4_code_ratio_{k}"] = formatting.ratio(spread[f"code {k}"]["ratio"])
-    ratios = {name: row[3] for name, row in table(trained, spread).items()}
+        numbers[f"q4_code_ratio_{k}"] = formatting.ratio(distances[f"code {k}"]["ratio"])
+    ratios = {name: row[3] for name, row in table(trained, distances).items()}
     claims = [
         better_claim(l1),
         own_decoder_claim(l1["autoencoder"], own_l1),
         variability_claim(within),
-        separation_claim(spread, ratios),
+        separation_claim(distances, ratios),
     ]
     return numbers, claims
 
@@ -255,9 +261,9 @@ def variability_claim(within) -> Claim:
     )
 
 
-def separation_claim(spread, table_ratios: dict[str, float]) -> Claim:
-    code = {k: spread[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}
-    recon = {k: spread[f"recon {k}"]["ratio"] for k in ("autoencoder", "classifier")}
+def separation_claim(distances, table_ratios: dict[str, float]) -> Claim:
+    code = {k: distances[f"code {k}"]["ratio"] for k in ("autoencoder", "classifier")}
+    recon = {k: distances[f"recon {k}"]["ratio"] for k in ("autoencoder", "classifier")}
     text = (
         f"The inter-class separation is higher through the **classifier's encoder**: the ratio "
         f"of between-digit to within-digit distance is {code['classifier']:.2f} in its code "

@@ -6,13 +6,13 @@ import functools
 from dataclasses import dataclass
 
 from ex2 import formatting
-from ex2.chapters import runs as R
+from ex2.chapters import configs
 from ex2.claims import Check, Claim, Interpretation
+from ex2.data import TEST_IMAGES
 from ex2.measurements import MNIST_CENTRE, centre_offsets, shift_robustness
 
 MAX_SHIFT = 4
 DIRECTIONS = 4  # as the page and the claims say: up, down, left and right
-TEST_IMAGES = 10000
 SOURCE = "the Q2(i) classifier (seed 0); test set (10,000 images)"
 
 
@@ -21,7 +21,7 @@ def runs():
 
 
 def measurements():
-    return [(shift_robustness, (R.classifiers()["full"], MAX_SHIFT)), (centre_offsets, ())]
+    return [(shift_robustness, (configs.classifiers()["full"], MAX_SHIFT)), (centre_offsets, ())]
 
 
 @dataclass
@@ -51,7 +51,7 @@ INTERPRETATIONS = [
 
 @functools.cache
 def results() -> Shift:
-    measured = shift_robustness(R.classifiers()["full"], MAX_SHIFT)
+    measured = shift_robustness(configs.classifiers()["full"], MAX_SHIFT)
     curve, consistency = measured["curve"], measured["consistency"]
     unshifted = curve[0]
     offsets = centre_offsets()

@@ -8,24 +8,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ex2 import claims as C
 from ex2 import experiments, formatting
-from ex2.chapters import q2, q3
-from ex2.chapters import runs as R
-from ex2.claims import Check, Claim
+from ex2.chapters import configs, q2, q3
+from ex2.claims import SIGNIFICANCE, Check, Claim
+from ex2.formatting import Table
 from ex2.measurements import one_nn_accuracy
 
 METHODS = {"q2": "CNN from scratch (Q2)", "q3": "frozen AE + linear (Q3)", "nn": "1-NN on pixels"}
 
 
 def spread_configs():
-    return {"q2": R.repeated(R.classifiers()), "q3": R.repeated(R.heads())}
+    return {"q2": configs.repeated(configs.classifiers()), "q3": configs.repeated(configs.heads())}
 
 
 def sweeps():
     """The Q2(ii) classifier over draws with model seed 0, and over model seeds on draw 0."""
-    subset = R.classifiers()["subset"]
-    return {"draw": R.draw_sweep(subset), "seed": R.seed_sweep(subset)}
+    subset = configs.classifiers()["subset"]
+    return {"draw": configs.draw_sweep(subset), "seed": configs.seed_sweep(subset)}
 
 
 def runs():
@@ -37,7 +36,7 @@ def runs():
 
 
 def measurements():
-    return [(one_nn_accuracy, (R.SUBSET_SIZE, k)) for k in range(R.spread_draws())]
+    return [(one_nn_accuracy, (configs.SUBSET_SIZE, k)) for k in range(configs.spread_draws())]
 
 
 @dataclass
@@ -52,8 +51,8 @@ class Spread:
     shared: dict
 
 
-def test_accuracies(configs) -> list[float]:
-    return [experiments.run(c).final["test_accuracy"] for c in configs]
+def test_accuracies(cfgs) -> list[float]:
+    return [experiments.run(c).final["test_accuracy"] for c in cfgs]
 
 
 @functools.cache
@@ -66,7 +65,7 @@ def results() -> Spread:
     subset = {
         "q2": acc["q2"]["subset"],
         "q3": acc["q3"]["subset"],
-        "nn": [one_nn_accuracy(R.SUBSET_SIZE, k) for k in range(R.spread_draws())],
+        "nn": [one_nn_accuracy(configs.SUBSET_SIZE, k) for k in range(configs.spread_draws())],
     }
     full = {"q2": acc["q2"]["full"], "q3": acc["q3"]["full"]}
     swept = {k: test_accuracies(cs) for k, cs in sweeps().items()}
@@ -88,11 +87,13 @@ def results() -> Spread:
     return Spread(subset, full, swept, numbers, claims, checks, [], shared)
 
 
-def per_draw_rows(groups: dict[str, list[float]], first: str) -> list[list]:
+def per_draw_table(groups: dict[str, list[float]], repeat: str) -> Table:
+    """Test accuracy (%) of each method (a column) on each draw or seed (a row), and the mean."""
     n = len(next(iter(groups.values())))
     rows = [[k, *[f"{100 * v[k]:.2f}" for v in groups.values()]] for k in range(n)]
-    rows.append([f"mean ± std ({first})", *[formatting.pm(v) for v in groups.values()]])
-    return rows
+    rows.append(["mean ± std (%)", *[formatting.pm(v) for v in groups.values()]])
+    widths = {3: [16, 28, 28, 28], 2: [20, 40, 40]}[len(groups)]
+    return Table([repeat, *[METHODS[k] for k in groups]], rows, widths)
 
 
 def floor_claim(subset) -> Claim:
@@ -100,8 +101,8 @@ def floor_claim(subset) -> Claim:
     stats = {k: formatting.mean_std(v) for k, v in diffs.items()}
     text = (
         f"Both learned models clear the 1-NN floor on every draw: by "
-        f"{100 * stats['q2'][0]:+.2f} ± {100 * stats['q2'][1]:.2f} points (CNN from scratch) "
-        f"and {100 * stats['q3'][0]:+.2f} ± {100 * stats['q3'][1]:.2f} points (frozen "
+        f"{formatting.points(*stats['q2'])} (CNN from scratch) "
+        f"and {formatting.points(*stats['q3'])} (frozen "
         "encoder), paired over the same draws."
     )
     return Claim(
@@ -124,7 +125,7 @@ def draw_vs_seed_claim(swept, both: list[float]) -> Claim:
         f"CNN's test accuracy varies by {100 * seed_std:.2f} points (std over {n_seeds} seeds); "
         f"with the seed fixed, by {100 * draw_std:.2f} points (std over {n_draws} draws), and "
         f"an F test of the two variances does not tell them apart at "
-        f"{100 * C.SIGNIFICANCE:.0f} %. Varied together (draw $k$ with seed $k$), the accuracy "
+        f"{100 * SIGNIFICANCE:.0f} %. Varied together (draw $k$ with seed $k$), the accuracy "
         f"spreads by {100 * formatting.mean_std(both)[1]:.2f} points."
     )
     return Claim(
