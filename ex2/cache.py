@@ -13,10 +13,30 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import torch
 
 from ex2.data import REPO_ROOT
 from ex2.files import atomic_write_bytes, folder_setting, locked
+
+# A result must not depend on how it was scheduled. Torch's CPU kernels sum in an order that
+# depends on the thread count: the same (16,16) autoencoder step gives other losses in the fourth
+# digit with 1 and with 2 threads (each bit-for-bit repeatable). So every cached result is computed
+# with one thread, as prepare's workers run, whether prepare, a page or `ex2 run` computes it.
+COMPUTE_THREADS = 1
+
+
+@contextmanager
+def compute_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(COMPUTE_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class MissingResult(RuntimeError):
@@ -130,4 +150,5 @@ def cached(lock: str, read, compute, what: str, redo: str, force: bool = False):
                 return found
             if problem is not None:
                 notice(f"{problem}: {redo}")
-        return compute()
+        with compute_threads():
+            return compute()

@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ex2 import chapters, experiments, semi, work
+from ex2 import cache, chapters, experiments, semi, work
 from ex2.config import RunConfig
 from ex2.estimate import TOLERANCE, TOLERANCE_FLOOR, errors
 from ex2.schedule import Job, Outcome, report_progress, run_jobs
@@ -201,7 +201,7 @@ def main_prepare(jobs: int | None = None, out=None, record_path: Path | None = N
         print(f"prepare: all {len(everything)} results are cached", file=out, flush=True)
         return 0
     workers = max(1, min(jobs or cores, len(todo)))
-    threads = max(1, cores // workers)
+    threads = cache.COMPUTE_THREADS  # more workers, not more threads: see cache.compute_threads
     start = time.perf_counter()
     unit_seconds = work.calibrate([u for p in todo for u in p.work], threads, workers)
     print(

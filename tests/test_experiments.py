@@ -154,6 +154,21 @@ def test_cache_only_refuses_to_train(monkeypatch):
     assert E.run(TINY_AE).cached  # a cached run is served
 
 
+def test_a_run_does_not_depend_on_the_callers_thread_count():
+    # 1 and 2 torch threads sum in different orders; a cached result must be the same either way
+    cfg = config.make("autoencoder", base=16, latent=16, epochs=1, max_batches=4)
+    before = torch.get_num_threads()
+    try:
+        losses = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            losses.append(E.run(cfg, force=True).history.train_loss)
+            assert torch.get_num_threads() == threads  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(before)
+    assert losses[0] == losses[1]
+
+
 # --------------------------------------------------------------------------- measurements
 
 CALLS = []
