@@ -66,16 +66,6 @@ def table_rows(md):
     return rows
 
 
-def test_condensed_table_has_one_line_per_claim():
-    rows = table_rows(report.condensed_table(report.Report(results()), "T1", "T2c"))
-    assert rows[0] == ["check", "measured", "result"]
-    assert rows[1:] == [
-        ["`T1.exact`", r"$0 \le 10^{-12}$", "**PASS**"],
-        ["`T1.rounding`", r"$1.78\times 10^{-15} \le 10^{-12}$", "**PASS**"],
-        ["`T2c.pool_not`", r"$7 > 10^{-6}$", "**PASS**"],
-    ]
-
-
 def test_full_table_escapes_the_claim_and_shows_the_bound():
     bad = make_result("T3c.bad", "wrong", "max", 1.0)
     md = report.full_table(report.Report(results() + [bad]), "T2c", "T3c", caption="T2c, T3c")

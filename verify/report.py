@@ -7,7 +7,6 @@ returns Markdown or LaTeX text, which the page wraps for display.
 
     rep = Report(verify.run_all())
     rep["T2c.max_pool_1d_counterexample"].error   # a result, by id
-    condensed_table(rep, "T1")                    # one line per claim: id, value, PASS/FAIL
     full_table(rep, "T1")                         # claim, measured quantity, value, bound, result
 """
 
@@ -110,12 +109,6 @@ def bound(r: ClaimResult) -> str:
 
 def verdict(r: ClaimResult) -> str:
     return "**PASS**" if r.passed else "**FAIL**"
-
-
-def condensed_table(rep: Report, *questions: str, caption: str = "") -> str:
-    """One line per claim: id, the measured value against its bound, PASS/FAIL."""
-    rows = [[f"`{r.id}`", f"${tex(r.error)} {bound(r)}$", verdict(r)] for r in rep.of(*questions)]
-    return table(["check", "measured", "result"], rows, [56, 30, 14], caption=caption)
 
 
 def full_table(rep: Report, *questions: str, caption: str = "") -> str:

@@ -93,7 +93,7 @@ def results() -> Q1:
         Table(SHAPE_HEADERS, shape_rows(), [8, 8, 16, 22, 24, 22]),
         examples,
         recon,
-        Table(layers, architecture, [22, 20, 14, 10, 10, 10, 14]),
+        Table(layers, architecture, [30, 17, 13, 9, 9, 10, 12]),
         loss_table(trained),
         numbers,
         claims,
