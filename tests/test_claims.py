@@ -28,6 +28,7 @@ from ex2.chapters import (
     q2,
     q3,
     q4,
+    q4_typical,
     shift,
     spread,
 )
@@ -406,7 +407,7 @@ def q4_claims(l1=Q4_L1, own=0.0272, code=None, recon=None, pull=0.6, invert=Fals
     _, claims = q4.describe(trained, q4_spread(code, recon), own)
     inputs, measured = q4_distances(pull, invert)
     shown = np.array([50 * d + i for d in range(10) for i in (10, 20, 48, 30)])
-    typical, _ = q4.typical_claims(inputs, measured, Q4_LABELS, shown)
+    typical, _ = q4_typical.claims(inputs, measured, Q4_LABELS, shown)
     return C.by_id(claims + typical)
 
 
