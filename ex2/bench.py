@@ -31,15 +31,8 @@ from pathlib import Path
 
 import torch
 
-from ex2 import cache
-from ex2.bench_steps import (
-    BASELINE,
-    BATCH,
-    STEPS_PER_EPOCH,
-    flops_per_step,
-    time_pipelines,
-    time_variants,
-)
+from ex2 import bench_steps, cache
+from ex2.bench_steps import BATCH, STEPS_PER_EPOCH
 from ex2.data import REPO_ROOT, load_mnist
 
 RESULTS = REPO_ROOT / "bench" / "results.json"
@@ -75,13 +68,6 @@ class Ratio:
         }
 
 
-def text(name: str, ratio: dict) -> str:
-    return f"{name}={ratio['median']:.2f}[{ratio['min']:.2f}-{ratio['max']:.2f}]"
-
-
-# --------------------------------------------------------------------------- the command
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m ex2.bench", description=__doc__.splitlines()[0]
@@ -105,16 +91,13 @@ def parse_args(argv):
 
 def cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    info: dict[str, str] = {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if not line.strip():
-                break
-            key, _, value = line.partition(":")
-            info[key.strip()] = value.strip()
+        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
     except OSError:
-        pass
-    return info
+        return {}
+    return {
+        k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())
+    }
 
 
 def cpu_name() -> str:
@@ -136,12 +119,12 @@ def machine() -> dict:
     }
 
 
-def ratios(pipelines: dict, variants: dict, schedule: dict | None) -> dict[str, dict]:
+def ratio_dicts(pipelines: dict, variants: dict, schedule: dict | None) -> dict[str, dict]:
     out = {"speedup_vs_exercise_pipeline": Ratio(pipelines["exercise"], pipelines["project"])}
     if schedule is not None:
         out["book_schedule_speedup"] = Ratio(schedule["old_s"], schedule["new_s"])
     for model_name, by_variant in variants.items():
-        for variant, baseline in BASELINE.items():
+        for variant, baseline in bench_steps.BASELINE.items():
             out[f"{variant}_{model_name}"] = Ratio(by_variant[baseline], by_variant[variant])
     return {name: r.to_dict() for name, r in out.items()}
 
@@ -153,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     load_mnist()  # data in place before anything is timed
     load_before = os.getloadavg()
-    pipelines = time_pipelines(args.repeats, args.steps)
-    variants = time_variants(args.repeats, args.steps)
+    pipelines = bench_steps.time_pipelines(args.repeats, args.steps)
+    variants = bench_steps.time_variants(args.repeats, args.steps)
     schedule = compare_schedules(args.schedule_repeats) if args.schedule_repeats else None
-    flops = flops_per_step()
+    flops = bench_steps.flops_per_step()
     project, matmul = (statistics.median(pipelines[k]) for k in ("project", "matmul_gflops"))
     exercise = statistics.median(pipelines["exercise"])
     step_gflops = flops / project / 1e9
+    ratios = ratio_dicts(pipelines, variants, schedule)
     results = {
         "machine": machine(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
@@ -180,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "step_fraction_of_matmul": step_gflops / matmul,
         "pipelines_s_per_step": pipelines,
         "variants_s_per_step": variants,
-        "ratios": ratios(pipelines, variants, schedule),
+        "ratios": ratios,
         "schedule": schedule,
         "step_profile": profile_step(),
         "time_shares": time_shares(),
@@ -191,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         f"matmul {matmul:.0f} GFLOP/s; epoch: exercise {exercise * STEPS_PER_EPOCH:.1f} s, "
         f"project {project * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
     )
-    print(" ".join(text(name, r) for name, r in results["ratios"].items()))
+    medians = (f"{n}={r['median']:.2f}[{r['min']:.2f}-{r['max']:.2f}]" for n, r in ratios.items())
+    print(" ".join(medians))
     return 0
 
 

@@ -81,16 +81,11 @@ def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.thread_time() - start) / 1e9
 
 
-def exercise_dataset():
+def time_pipelines(repeats: int, steps: int) -> dict[str, list[float]]:
     from torchvision import datasets, transforms
 
-    return datasets.MNIST(
-        str(ensure_mnist()), train=True, download=False, transform=transforms.ToTensor()
-    )
-
-
-def time_pipelines(repeats: int, steps: int) -> dict[str, list[float]]:
-    dataset = exercise_dataset()
+    root = str(ensure_mnist())
+    dataset = datasets.MNIST(root, train=True, download=False, transform=transforms.ToTensor())
     times = {"exercise": [], "project": [], "matmul_gflops": []}
     for r in range(repeats):
         times["exercise"].append(seconds_per_step(exercise_step(dataset), steps))

@@ -178,15 +178,10 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
         payload = load_checkpoint(
             folder / "checkpoint.pt", model, cfg.to_dict(), contents=stored.checkpoint
         )
-        return RunResult(
-            cfg,
-            model.cpu().eval(),
-            train.History(**payload["history"]),
-            folder,
-            stored.metrics["subset_indices"],
-            float(stored.metrics["train_seconds"]),
-            cached=True,
-        ), None
+        history = train.History(**payload["history"])
+        subset, seconds = stored.metrics["subset_indices"], float(stored.metrics["train_seconds"])
+        result = RunResult(cfg, model.cpu().eval(), history, folder, subset, seconds, cached=True)
+        return result, None
     except (CheckpointError, KeyError, TypeError, ValueError) as err:
         return None, f"{folder.name}: unusable checkpoint ({str(err).splitlines()[0][:120]})"
 

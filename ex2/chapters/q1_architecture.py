@@ -22,16 +22,8 @@ def shape_rows() -> list[list]:
         model = ConvAutoencoder(c, d).eval()
         with torch.no_grad():
             z, x_hat = model.encoder(x), model(x)
-        rows.append(
-            [
-                c,
-                d,
-                "×".join(map(str, z.shape)),
-                "×".join(map(str, x_hat.shape)),
-                count_parameters(model.encoder),
-                count_parameters(model),
-            ]
-        )
+        shapes = ["×".join(map(str, t.shape)) for t in (z, x_hat)]
+        rows.append([c, d, *shapes, count_parameters(model.encoder), count_parameters(model)])
     return rows
 
 

@@ -80,13 +80,13 @@ def results() -> Q4:
     for k, m in measured.items():
         distances[f"recon {k}"], distances[f"code {k}"] = m["recon"], m["code"]
     own = experiments.run(configs.pretrained_autoencoder()).final["test_l1"]
-    labels = mnist.test_labels.numpy()
     numbers, claims = describe(trained, distances, own)
-    typical, marked = q4_typical.claims(inputs, measured, labels, idx.numpy())
+    typical, marked = q4_typical.claims(inputs, measured, mnist.test_labels.numpy(), idx.numpy())
     claims[3:3] = typical
     for k in measured:
         numbers[f"q4_rank_rho_{k}"] = f"{typical[0].values[q4_typical.RHO_KEYS[k]]:.2f}"
-    checks = [l1_check(trained, measured), noise_check(l1_of(trained)["autoencoder"], own)]
+    fresh = trained["autoencoder"].final["test_l1"]  # the AE encoder's new decoder
+    checks = [l1_check(trained, measured), noise_check(fresh, own)]
     rows = geometry_table(trained, distances)
     shared = {"q1.16_16.test_l1": own}
     return Q4(trained, blocks, marked, rows, numbers, claims, checks, INTERPRETATIONS, shared)
@@ -96,10 +96,8 @@ def table(trained, distances) -> dict[str, list]:
     """The numbers of the geometry table, by row: test L1 (or None), within, between, ratio."""
     rows = {"test images (pixels)": [None, *distances["input"].values()]}
     for k, r in trained.items():
-        rows[f"reconstructions, {LABELS[k]}"] = [
-            r.final["test_l1"],
-            *distances[f"recon {k}"].values(),
-        ]
+        recon = distances[f"recon {k}"].values()
+        rows[f"reconstructions, {LABELS[k]}"] = [r.final["test_l1"], *recon]
     for k in trained:
         rows[f"latent codes, {k} encoder"] = [None, *distances[f"code {k}"].values()]
     return rows
@@ -114,12 +112,8 @@ def geometry_table(trained, distances) -> Table:
     return Table(headers, rows, [40, 14, 16, 16, 14])
 
 
-def l1_of(trained) -> dict[str, float]:
-    return {k: r.final["test_l1"] for k, r in trained.items()}
-
-
 def describe(trained, distances, own_l1) -> tuple[dict, list[Claim]]:
-    l1 = l1_of(trained)
+    l1 = {k: r.final["test_l1"] for k, r in trained.items()}
     numbers = {f"q4_{k}_l1": formatting.l1(v) for k, v in l1.items()}
     within = {k: distances[f"recon {k}"]["within"] / distances["input"]["within"] for k in trained}
     numbers |= {f"q4_within_vs_input_{k}": f"{100 * v:.0f} %" for k, v in within.items()}

@@ -37,9 +37,8 @@ def claims(inputs, measured, labels, shown) -> tuple[list[Claim], tuple[int, int
 
 
 def typical_claim(rank, unusual) -> Claim:
-    measured = [k for k in rank if k != "input"]
-    rho = {k: float(stats.spearmanr(rank["input"], rank[k])[0]) for k in measured}
-    median = {k: float(np.median(rank[k][unusual])) for k in measured}
+    rho = {k: float(stats.spearmanr(rank["input"], rank[k])[0]) for k in RHO_KEYS}
+    median = {k: float(np.median(rank[k][unusual])) for k in RHO_KEYS}
     return Claim(
         "q4.b.typical",
         f"Through the classifier's encoder an unusual digit comes back more ordinary: an input's "
