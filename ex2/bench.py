@@ -26,22 +26,15 @@ import argparse
 import os
 import platform
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
-from torch.utils.flop_counter import FlopCounterMode
 
-from ex2 import cache, train
-from ex2.data import REPO_ROOT, TRAIN_IMAGES, ensure_mnist, load_mnist, shuffled_batches
-from ex2.models import Classifier, ConvAutoencoder
+from ex2 import bench_steps, cache
+from ex2.bench_steps import BATCH, STEPS_PER_EPOCH
+from ex2.data import REPO_ROOT, load_mnist
 
-BATCH = 256
-WARMUP = 3  # untimed steps first: allocator and kernel caches warm, as they are in a real epoch
-STEPS_PER_EPOCH = train.steps_per_epoch(TRAIN_IMAGES, BATCH)
 RESULTS = REPO_ROOT / "bench" / "results.json"
 CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile")
 
@@ -75,164 +68,6 @@ class Ratio:
         }
 
 
-def text(name: str, ratio: dict) -> str:
-    return f"{name}={ratio['median']:.2f}[{ratio['min']:.2f}-{ratio['max']:.2f}]"
-
-
-def seconds_per_step(step, steps: int) -> float:
-    """CPU seconds of this thread per call of `step`, after WARMUP untimed calls."""
-    for _ in range(WARMUP):
-        step()
-    start = time.thread_time()
-    for _ in range(steps):
-        step()
-    return (time.thread_time() - start) / steps
-
-
-# --------------------------------------------------------------------------- 1. pipelines
-
-
-def exercise_step(dataset):
-    """One step of the exercise's loop: DataLoader over PIL images, `.item()` per batch."""
-    batches = iter(DataLoader(dataset, batch_size=BATCH, shuffle=True))
-    torch.manual_seed(0)
-    model = ConvAutoencoder(16, 16).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    losses = []
-
-    def step():
-        x, _ = next(batches)
-        loss = F.l1_loss(model(x), x)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-
-    return step
-
-
-def project_step():
-    """One step of `train.train_one_epoch`, as the book trains the (16, 16) autoencoder."""
-    images = load_mnist().train_images
-    torch.manual_seed(0)
-    model = train.place_model(ConvAutoencoder(16, 16), images.device, True)
-    cfg = train.TrainConfig(epochs=1, lr=2e-3, batch_size=BATCH)
-    optimizer, schedule = train.make_optimizer(model, cfg, STEPS_PER_EPOCH)
-    batches = iter(shuffled_batches(len(images), BATCH, torch.Generator().manual_seed(0)))
-    args = (model, optimizer, schedule, images, images, train.RECONSTRUCTION)
-    return lambda: train.train_one_epoch(*args, [next(batches)])
-
-
-def flops_per_step() -> int:
-    model = ConvAutoencoder(16, 16).train()
-    x = torch.rand(BATCH, 1, 28, 28)
-    with FlopCounterMode(display=False) as counter:
-        F.l1_loss(model(x), x).backward()
-    return counter.get_total_flops()
-
-
-def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b  # warm-up
-    start = time.thread_time()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.thread_time() - start) / 1e9
-
-
-def exercise_dataset():
-    from torchvision import datasets, transforms
-
-    return datasets.MNIST(
-        str(ensure_mnist()), train=True, download=False, transform=transforms.ToTensor()
-    )
-
-
-def time_pipelines(repeats: int, steps: int) -> dict[str, list[float]]:
-    dataset = exercise_dataset()
-    times = {"exercise": [], "project": [], "matmul_gflops": []}
-    for r in range(repeats):
-        times["exercise"].append(seconds_per_step(exercise_step(dataset), steps))
-        times["project"].append(seconds_per_step(project_step(), steps))
-        times["matmul_gflops"].append(matmul_gflops())
-        print(
-            f"pipelines {r + 1}/{repeats}: exercise {1e3 * times['exercise'][-1]:.1f} ms/step, "
-            f"project {1e3 * times['project'][-1]:.1f} ms/step, "
-            f"matmul {times['matmul_gflops'][-1]:.0f} GFLOP/s",
-            flush=True,
-        )
-    return times
-
-
-# --------------------------------------------------------------------------- 2. step variants
-
-# The models the book trains most, at their batch sizes: Q1's autoencoders, Q2's classifier.
-MODELS = {
-    "ae16": (lambda: ConvAutoencoder(16, 16), BATCH),
-    "ae4": (lambda: ConvAutoencoder(4, 4), BATCH),
-    "classifier16": (lambda: Classifier(16, 16), 64),
-}
-# name: (channels_last, bf16 autocast), None: as the book chooses for the model. The layout is
-# measured against "plain" fp32, bf16 on top of what the book does ("book").
-VARIANTS = {
-    "plain": (False, False),
-    "channels_last": (True, False),
-    "book": (None, False),
-    "bf16_autocast": (None, True),
-}
-BASELINE = {"channels_last": "plain", "bf16_autocast": "book"}
-
-
-def variant_step(model_name: str, variant: str):
-    build, batch = MODELS[model_name]
-    channels_last, bf16 = VARIANTS[variant]
-    data = load_mnist()
-    torch.manual_seed(0)
-    model = build().train()
-    images = data.train_images
-    if channels_last is None:
-        channels_last = train.prefers_channels_last(model.encoder.base_channels)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
-    batches = iter(shuffled_batches(len(images), batch, torch.Generator().manual_seed(0)))
-    reconstruct = isinstance(model, ConvAutoencoder)
-
-    def step():
-        idx = next(batches)
-        x = images[idx]
-        target = x if reconstruct else data.train_labels[idx]
-        with autocast:
-            out = model(x)
-        loss = (F.l1_loss if reconstruct else F.cross_entropy)(out.float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
-def time_variants(repeats: int, steps: int) -> dict[str, dict[str, list[float]]]:
-    times = {m: {v: [] for v in VARIANTS} for m in MODELS}
-    for r in range(repeats):
-        for model_name, by_variant in times.items():
-            for variant, ts in by_variant.items():
-                ts.append(seconds_per_step(variant_step(model_name, variant), steps))
-        print(
-            f"variants {r + 1}/{repeats}: "
-            + "; ".join(
-                f"{m} " + ", ".join(f"{v} {1e3 * t[-1]:.1f}" for v, t in by.items())
-                for m, by in times.items()
-            ),
-            flush=True,
-        )
-    return times
-
-
-# --------------------------------------------------------------------------- the command
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m ex2.bench", description=__doc__.splitlines()[0]
@@ -256,16 +91,13 @@ def parse_args(argv):
 
 def cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    info: dict[str, str] = {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if not line.strip():
-                break
-            key, _, value = line.partition(":")
-            info[key.strip()] = value.strip()
+        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
     except OSError:
-        pass
-    return info
+        return {}
+    return {
+        k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())
+    }
 
 
 def cpu_name() -> str:
@@ -287,12 +119,12 @@ def machine() -> dict:
     }
 
 
-def ratios(pipelines: dict, variants: dict, schedule: dict | None) -> dict[str, dict]:
+def ratio_dicts(pipelines: dict, variants: dict, schedule: dict | None) -> dict[str, dict]:
     out = {"speedup_vs_exercise_pipeline": Ratio(pipelines["exercise"], pipelines["project"])}
     if schedule is not None:
         out["book_schedule_speedup"] = Ratio(schedule["old_s"], schedule["new_s"])
     for model_name, by_variant in variants.items():
-        for variant, baseline in BASELINE.items():
+        for variant, baseline in bench_steps.BASELINE.items():
             out[f"{variant}_{model_name}"] = Ratio(by_variant[baseline], by_variant[variant])
     return {name: r.to_dict() for name, r in out.items()}
 
@@ -304,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     load_mnist()  # data in place before anything is timed
     load_before = os.getloadavg()
-    pipelines = time_pipelines(args.repeats, args.steps)
-    variants = time_variants(args.repeats, args.steps)
+    pipelines = bench_steps.time_pipelines(args.repeats, args.steps)
+    variants = bench_steps.time_variants(args.repeats, args.steps)
     schedule = compare_schedules(args.schedule_repeats) if args.schedule_repeats else None
-    flops = flops_per_step()
+    flops = bench_steps.flops_per_step()
     project, matmul = (statistics.median(pipelines[k]) for k in ("project", "matmul_gflops"))
     exercise = statistics.median(pipelines["exercise"])
     step_gflops = flops / project / 1e9
+    ratios = ratio_dicts(pipelines, variants, schedule)
     results = {
         "machine": machine(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
@@ -331,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "step_fraction_of_matmul": step_gflops / matmul,
         "pipelines_s_per_step": pipelines,
         "variants_s_per_step": variants,
-        "ratios": ratios(pipelines, variants, schedule),
+        "ratios": ratios,
         "schedule": schedule,
         "step_profile": profile_step(),
         "time_shares": time_shares(),
@@ -342,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         f"matmul {matmul:.0f} GFLOP/s; epoch: exercise {exercise * STEPS_PER_EPOCH:.1f} s, "
         f"project {project * STEPS_PER_EPOCH:.1f} s; wrote {args.out}"
     )
-    print(" ".join(text(name, r) for name, r in results["ratios"].items()))
+    medians = (f"{n}={r['median']:.2f}[{r['min']:.2f}-{r['max']:.2f}]" for n, r in ratios.items())
+    print(" ".join(medians))
     return 0
 
 

@@ -7,7 +7,6 @@ covers the config and the source of every module that shapes a result (`RESULT_M
 editing the training code retrains, while rebuilding the book with nothing changed trains nothing.
 A cached run is served only when its metrics.json is whole and belongs to the config and code, and
 the checkpoint is the one it records; anything else is retrained, with a one-line notice.
-`is_cached` applies the same checks without loading the checkpoint (the scheduler asks it).
 
 Measurements on trained runs (no training) are cached the same way by `cached_measurement`; how
 (sealed files, locks, compute once) is `ex2.cache`'s business.
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import json
 import sys
 import time
@@ -50,9 +48,6 @@ from ex2.files import remove_stale_temps
 RESULT_MODULES = (config, data, models, tasks, train)
 
 
-# --------------------------------------------------------------------------- keys and folders
-
-
 @functools.cache
 def code_fingerprint(modules=RESULT_MODULES) -> str:
     """Hash of the modules' source, read once per process: the result modules' when this module is
@@ -67,12 +62,10 @@ def code_fingerprint(modules=RESULT_MODULES) -> str:
 code_fingerprint()
 
 
-def config_hash(cfg: RunConfig) -> str:
-    return key_hash({"config": cfg.to_dict(), "code": code_fingerprint()})
-
-
 def run_dir(cfg: RunConfig) -> Path:
-    return runs_root() / f"{cfg.task}-{config_hash(cfg)}"
+    """The run's folder, named by the hash of its config and of the result modules' source."""
+    key = {"config": cfg.to_dict(), "code": code_fingerprint()}
+    return runs_root() / f"{cfg.task}-{key_hash(key)}"
 
 
 # --------------------------------------------------------------------------- results
@@ -111,9 +104,7 @@ def final_metrics(history: train.History) -> dict:
     return out
 
 
-def metrics_json(
-    cfg: RunConfig, history: train.History, subset, seconds: float, checkpoint_sha256: str
-) -> dict:
+def metrics_json(cfg: RunConfig, history, subset: list | None, seconds, checkpoint_sha256) -> dict:
     return {
         "config": cfg.to_dict(),
         "code": code_fingerprint(),
@@ -121,7 +112,7 @@ def metrics_json(
         "history": history.to_dict(),
         "final": final_metrics(history),
         "train_seconds": seconds,
-        "subset_indices": None if subset is None else subset.tolist(),
+        "subset_indices": subset,
         "device": str(train.default_device()),
         "torch": torch.__version__,
     }
@@ -164,12 +155,17 @@ def stored_run(cfg: RunConfig, folder: Path) -> tuple[StoredRun | None, str | No
     return StoredRun(metrics, contents), None
 
 
+def servable(read: Callable[[], tuple]) -> bool:
+    """Whether `read()` finds a result to serve (something in the way: computing it says what)."""
+    try:
+        return read()[0] is not None
+    except CacheError:
+        return False
+
+
 def is_cached(cfg: RunConfig) -> bool:
     """Whether `run(cfg)` would serve a cached run: its checks, without loading the checkpoint."""
-    try:
-        return stored_run(cfg, run_dir(cfg))[0] is not None
-    except CacheError:
-        return False  # something in the way: computing it says what
+    return servable(lambda: stored_run(cfg, run_dir(cfg)))
 
 
 def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None]:
@@ -182,15 +178,10 @@ def load_run(cfg: RunConfig, folder: Path) -> tuple[RunResult | None, str | None
         payload = load_checkpoint(
             folder / "checkpoint.pt", model, cfg.to_dict(), contents=stored.checkpoint
         )
-        return RunResult(
-            cfg,
-            model.cpu().eval(),
-            train.History(**payload["history"]),
-            folder,
-            stored.metrics["subset_indices"],
-            float(stored.metrics["train_seconds"]),
-            cached=True,
-        ), None
+        history = train.History(**payload["history"])
+        subset, seconds = stored.metrics["subset_indices"], float(stored.metrics["train_seconds"])
+        result = RunResult(cfg, model.cpu().eval(), history, folder, subset, seconds, cached=True)
+        return result, None
     except (CheckpointError, KeyError, TypeError, ValueError) as err:
         return None, f"{folder.name}: unusable checkpoint ({str(err).splitlines()[0][:120]})"
 
@@ -199,18 +190,14 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None, force: bool = 
     """Train `cfg` once and cache it; later calls load the cached run. `force` retrains."""
     folder = run_dir(cfg)
     check_run_folder(folder)
-
-    def train_now() -> RunResult:
-        writable_folder(folder)
-        remove_stale_temps(folder)
-        return train_and_save(cfg, folder, log)
-
-    read = lambda: load_run(cfg, folder)
+    read, train_now = lambda: load_run(cfg, folder), lambda: train_and_save(cfg, folder, log)
     what = f"run {folder.name} ({cfg.label})"
     return cached(folder.name, read, train_now, what, "retraining", force)
 
 
 def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
+    writable_folder(folder)
+    remove_stale_temps(folder)
     model = tasks.build_model(cfg)
     start = time.perf_counter()
     frozen = None if cfg.encoder is None else run(cfg.encoder, log=log).model.encoder
@@ -218,6 +205,7 @@ def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
     history = tasks.train_run(cfg, model, mnist, frozen, log)
     seconds = time.perf_counter() - start
     subset = tasks.subset_of(cfg)
+    subset = None if subset is None else subset.tolist()
     # Only now is a previous result replaced: a retrain that fails before (a broken upstream run,
     # a diverged training, Ctrl-C) leaves it whole. metrics.json goes first and comes back last,
     # with the checkpoint's SHA-256, so that a run killed in between retrains next time.
@@ -227,8 +215,7 @@ def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
     )
     metrics = metrics_json(cfg, history, subset, seconds, checkpoint_sha)
     write_sealed(folder / "metrics.json", metrics)
-    subset_list = None if subset is None else subset.tolist()
-    return RunResult(cfg, model.cpu().eval(), history, folder, subset_list, seconds, cached=False)
+    return RunResult(cfg, model.cpu().eval(), history, folder, subset, seconds, cached=False)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -236,9 +223,7 @@ def train_and_save(cfg: RunConfig, folder: Path, log) -> RunResult:
 
 def key_of(value):
     """How an argument enters a measurement's cache key: a run by its folder name."""
-    if isinstance(value, RunConfig):
-        return run_dir(value).name
-    return value
+    return run_dir(value).name if isinstance(value, RunConfig) else value
 
 
 def measurement_modules(fn) -> tuple:
@@ -251,17 +236,12 @@ def measurement_modules(fn) -> tuple:
     # The cache's plumbing (this module) does not shape a measurement: the runs it loads are keyed
     # by their own folder names, which cover the code that trained them.
     plumbing = (__name__, "ex2.cache")
-    own = [
-        m
-        for m in used
-        if m is not None and m.__name__.startswith("ex2.") and m.__name__ not in plumbing
-    ]
+    own = [m for m in used if m and m.__name__.startswith("ex2.") and m.__name__ not in plumbing]
     return (module, *own, *RESULT_MODULES)
 
 
 def stored_measurement(key: dict, path: Path) -> tuple[dict | None, str | None]:
-    """The stored {"key", "result"} when `path` holds this measurement, or why not (None: no
-    file)."""
+    """The stored {"key", "result"} if `path` holds this measurement, or why not (None: no file)."""
     stored, problem = read_sealed(path)
     if stored is None:
         return None, problem
@@ -306,13 +286,7 @@ def cached_measurement(fn):
 
     measured.path = lambda *args, **kwargs: key_and_path(*args, **kwargs)[1]
     measured.forget = lambda *args, **kwargs: measured.path(*args, **kwargs).unlink(missing_ok=True)
-
-    def is_cached(*args, **kwargs) -> bool:
-        try:
-            return stored_measurement(*key_and_path(*args, **kwargs))[0] is not None
-        except CacheError:
-            return False  # something in the way: computing it says what
-
-    measured.is_cached = is_cached
-    measured.signature = inspect.signature(fn)
+    measured.is_cached = lambda *args, **kwargs: servable(
+        lambda: stored_measurement(*key_and_path(*args, **kwargs))
+    )
     return measured

@@ -75,14 +75,14 @@ BOOK_BUGS = [
     ),
     Bug(
         "q1.stroke_share_key",
-        "ex2/chapters/q1.py",
+        "ex2/chapters/q1_errors.py",
         'stroke_share = {k: 1 - v["error_share"]["background"] for k, v in q.items()}',
         'stroke_share = {k: 1 - v["error_share"]["border"] for k, v in q.items()}',
         "the stroke pixels' share of the error read from the wrong region",
     ),
     Bug(
         "q1.recognised_swapped",
-        "ex2/chapters/q1.py",
+        "ex2/chapters/q1_errors.py",
         'm = {"d4_c4": missed[(4, 4)], "d4_c16": missed[(16, 4)], "d16_c16": missed[(16, 16)]}',
         'm = {"d4_c4": missed[(4, 4)], "d4_c16": missed[(4, 16)], "d16_c16": missed[(16, 16)]}',
         "c and d swapped in the key of one model's recognition rate",

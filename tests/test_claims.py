@@ -17,7 +17,21 @@ from torch import nn
 
 from ex2 import chapters
 from ex2 import claims as C
-from ex2.chapters import labels100, latent, page, performance, q1, q2, q3, q4, shift, spread
+from ex2.chapters import (
+    labels100,
+    latent,
+    page,
+    performance,
+    q1,
+    q1_architecture,
+    q1_errors,
+    q2,
+    q3,
+    q4,
+    q4_typical,
+    shift,
+    spread,
+)
 from ex2.chapters.configs import autoencoders, heads, pretrained_autoencoder
 from ex2.claims import Check, Claim, ClaimFailed, Interpretation
 from ex2.experiments import run_dir
@@ -185,7 +199,9 @@ def q1_claims(l1=L1, quality=None, last_epoch=-0.02, gap=0.99) -> dict[str, Clai
         )
     _, claims = q1.describe(trained, final, quality or q1_quality())
     architecture = [["`conv`", "Conv2d", s, "3×3", "2×2", "1×1", 0] for s in ("16×14×14", "32×7×7")]
-    claims.append(q1.activations_claim(architecture + [["`c`", "Conv2d", "64×4×4", 0, 0, 0, 0]]))
+    claims.append(
+        q1_architecture.activations_claim(architecture + [["`c`", "Conv2d", "64×4×4", 0, 0, 0, 0]])
+    )
     return C.by_id(claims)
 
 
@@ -209,9 +225,11 @@ class WrongAutoencoder(nn.Module):
 
 
 def with_wrong_autoencoder(monkeypatch):
-    monkeypatch.setattr(q1, "ConvAutoencoder", WrongAutoencoder)
+    monkeypatch.setattr(q1_architecture, "ConvAutoencoder", WrongAutoencoder)
     monkeypatch.setattr(
-        q1, "shape_rows", lambda: [[c, d, "2×3", "2×7", 0, 0] for c, d in q1.SHAPE_GRID]
+        q1_architecture,
+        "shape_rows",
+        lambda: [[c, d, "2×3", "2×7", 0, 0] for c, d in q1_architecture.SHAPE_GRID],
     )
 
 
@@ -389,7 +407,7 @@ def q4_claims(l1=Q4_L1, own=0.0272, code=None, recon=None, pull=0.6, invert=Fals
     _, claims = q4.describe(trained, q4_spread(code, recon), own)
     inputs, measured = q4_distances(pull, invert)
     shown = np.array([50 * d + i for d in range(10) for i in (10, 20, 48, 30)])
-    typical, _ = q4.typical_claims(inputs, measured, Q4_LABELS, shown)
+    typical, _ = q4_typical.claims(inputs, measured, Q4_LABELS, shown)
     return C.by_id(claims + typical)
 
 
@@ -581,11 +599,19 @@ def perturbations(monkeypatch) -> dict[str, tuple]:
         "q1.c.faint_c4": (q1_claims, [lambda: q1_claims(quality=swapped_brightness())]),
         "q1.d.receptive_field": (
             q1_claims,
-            [lambda: C.by_id([q1.receptive_field_claim(big_kernel_model())])],
+            [lambda: C.by_id([q1_architecture.receptive_field_claim(big_kernel_model())])],
         ),
         "q1.d.activations": (
             q1_claims,
-            [lambda: C.by_id([q1.activations_claim([["`c`", "Conv2d", "4×4×4", 0, 0, 0, 0]] * 3)])],
+            [
+                lambda: C.by_id(
+                    [
+                        q1_architecture.activations_claim(
+                            [["`c`", "Conv2d", "4×4×4", 0, 0, 0, 0]] * 3
+                        )
+                    ]
+                )
+            ],
         ),
         "q2.ii.draw": (q2_claims, [lambda: C.by_id([q2.draw_claim([10] * 10)])]),
         "q2.ii.memorised": (
@@ -769,8 +795,8 @@ def directions(by_direction):
 
 CHECKS = {  # id: (the check on consistent numbers, the same check on numbers a bug would give)
     "q1.check.error_shares": (
-        lambda: q1.quality_check(q1_quality()),
-        lambda: q1.quality_check(
+        lambda: q1_errors.quality_check(q1_quality()),
+        lambda: q1_errors.quality_check(
             {
                 k: {**v, "error_share": {"background": 0.2, "border": 0.7, "core": 0.3}}
                 for k, v in q1_quality().items()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from ex2 import analysis, experiments, formatting
-from ex2.chapters import configs
+from ex2.chapters import configs, q4_typical
+from ex2.chapters.q4_typical import PER_DIGIT, SOURCE
 from ex2.claims import MIN_EFFECT, Check, Claim, Interpretation
 from ex2.data import load_mnist
 from ex2.experiments import RunResult
@@ -22,10 +22,6 @@ LABELS = {
     "autoencoder": "AE encoder + new decoder",
     "classifier": "classifier encoder + new decoder",
 }
-PER_DIGIT = 4
-UNUSUAL = 0.9  # an input is unusual when it is farther from its digit's mean than 90 % of them
-TYPICAL_KEYS = {"classifier": "rho_classifier", "autoencoder": "rho_ae"}  # of q4.b.typical
-SOURCE = "the two Q4 decoders (seed 0, 10 epochs); test set (10,000 images)"
 
 
 def runs():
@@ -84,13 +80,13 @@ def results() -> Q4:
     for k, m in measured.items():
         distances[f"recon {k}"], distances[f"code {k}"] = m["recon"], m["code"]
     own = experiments.run(configs.pretrained_autoencoder()).final["test_l1"]
-    labels = mnist.test_labels.numpy()
     numbers, claims = describe(trained, distances, own)
-    typical, marked = typical_claims(inputs, measured, labels, idx.numpy())
+    typical, marked = q4_typical.claims(inputs, measured, mnist.test_labels.numpy(), idx.numpy())
     claims[3:3] = typical
     for k in measured:
-        numbers[f"q4_rank_rho_{k}"] = f"{typical[0].values[TYPICAL_KEYS[k]]:.2f}"
-    checks = [l1_check(trained, measured), noise_check(l1_of(trained)["autoencoder"], own)]
+        numbers[f"q4_rank_rho_{k}"] = f"{typical[0].values[q4_typical.RHO_KEYS[k]]:.2f}"
+    fresh = trained["autoencoder"].final["test_l1"]  # the AE encoder's new decoder
+    checks = [l1_check(trained, measured), noise_check(fresh, own)]
     rows = geometry_table(trained, distances)
     shared = {"q1.16_16.test_l1": own}
     return Q4(trained, blocks, marked, rows, numbers, claims, checks, INTERPRETATIONS, shared)
@@ -100,10 +96,8 @@ def table(trained, distances) -> dict[str, list]:
     """The numbers of the geometry table, by row: test L1 (or None), within, between, ratio."""
     rows = {"test images (pixels)": [None, *distances["input"].values()]}
     for k, r in trained.items():
-        rows[f"reconstructions, {LABELS[k]}"] = [
-            r.final["test_l1"],
-            *distances[f"recon {k}"].values(),
-        ]
+        recon = distances[f"recon {k}"].values()
+        rows[f"reconstructions, {LABELS[k]}"] = [r.final["test_l1"], *recon]
     for k in trained:
         rows[f"latent codes, {k} encoder"] = [None, *distances[f"code {k}"].values()]
     return rows
@@ -118,12 +112,8 @@ def geometry_table(trained, distances) -> Table:
     return Table(headers, rows, [40, 14, 16, 16, 14])
 
 
-def l1_of(trained) -> dict[str, float]:
-    return {k: r.final["test_l1"] for k, r in trained.items()}
-
-
 def describe(trained, distances, own_l1) -> tuple[dict, list[Claim]]:
-    l1 = l1_of(trained)
+    l1 = {k: r.final["test_l1"] for k, r in trained.items()}
     numbers = {f"q4_{k}_l1": formatting.l1(v) for k, v in l1.items()}
     within = {k: distances[f"recon {k}"]["within"] / distances["input"]["within"] for k in trained}
     numbers |= {f"q4_within_vs_input_{k}": f"{100 * v:.0f} %" for k, v in within.items()}
@@ -169,76 +159,6 @@ def own_decoder_claim(fresh: float, own: float) -> Claim:
         {"fresh": fresh, "own": own},
         "the Q4 decoder on the AE encoder and the Q1 (16, 16) autoencoder; test set; L1 per pixel",
     )
-
-
-def rank_within_digit(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each item's rank among the items of its digit by distance to the digit's mean, as a
-    fraction: near 0 the most typical, near 1 the most unusual."""
-    rank = np.zeros(len(distances))
-    for digit in range(10):
-        mask = labels == digit
-        rank[mask] = (np.argsort(np.argsort(distances[mask])) + 0.5) / mask.sum()
-    return rank
-
-
-def typical_claims(inputs, measured, labels, shown) -> tuple[list[Claim], tuple[int, int]]:
-    """Q4(b) measured: how unusual each test digit is among the inputs of its digit (distance to
-    the digit's mean image, ranked), against how unusual its reconstruction is among the same
-    decoder's reconstructions of that digit; and the shown example that shows it best. Ranks
-    within one decoder's outputs do not reward a decoder for drawing blurrier images."""
-    rank = {"input": rank_within_digit(np.asarray(inputs["to_mean"]), labels)}
-    rank |= {k: rank_within_digit(np.asarray(m["to_mean"]), labels) for k, m in measured.items()}
-    rho = {k: float(stats.spearmanr(rank["input"], rank[k])[0]) for k in measured}
-    unusual = rank["input"] >= UNUSUAL
-    median = {k: float(np.median(rank[k][unusual])) for k in measured}
-    general = Claim(
-        "q4.b.typical",
-        f"Through the classifier's encoder an unusual digit comes back more ordinary: an input's "
-        f"rank and its reconstruction's correlate at $\\rho$ = {rho['autoencoder']:.2f} through "
-        f"the autoencoder's encoder and {rho['classifier']:.2f} through the classifier's, and the "
-        f"unusual inputs, the {100 * (1 - UNUSUAL):.0f} % of each digit farthest from its mean, "
-        f"come back at a median rank of {100 * median['classifier']:.0f} % through the "
-        f"classifier's encoder against {100 * median['autoencoder']:.0f} % through the "
-        "autoencoder's: closer to a typical member of their class, though still above the "
-        "middle.",
-        "lower(rho_classifier, rho_ae) and lower(unusual_classifier, unusual_ae) "
-        "and unusual_classifier > 0.5",
-        {
-            "rho_classifier": rho["classifier"],
-            "rho_ae": rho["autoencoder"],
-            "unusual_classifier": median["classifier"],
-            "unusual_ae": median["autoencoder"],
-        },
-        SOURCE + "; Euclidean pixel distance to the mean of the digit's images (inputs) or of "
-        "the same decoder's reconstructions of the digit; rank within the digit; Spearman",
-        short="through the classifier's encoder, an unusual digit comes back more ordinary",
-    )
-    # the shown example: among the shown unusual inputs, the one whose rank drops most through
-    # the classifier's encoder compared with the autoencoder's
-    drop = rank["autoencoder"][shown] - rank["classifier"][shown]
-    best = int(np.where(unusual[shown], drop, -np.inf).argmax())
-    digit, column = divmod(best, PER_DIGIT)
-    i = shown[best]
-    ordinal = ("first", "second", "third", "fourth")[column]
-    example = Claim(
-        "q4.b.example",
-        f"Among the digits shown, the unusual input whose reconstruction ranks lowest through "
-        f"the classifier's encoder, compared with the autoencoder's, is the {ordinal} {digit} "
-        f"(outlined in red): farther from the mean {digit} than "
-        f"{100 * rank['input'][i]:.0f} % of the test "
-        f"{digit}s, its reconstruction ranks at {100 * rank['autoencoder'][i]:.0f} % among the "
-        f"autoencoder path's {digit}s and at {100 * rank['classifier'][i]:.0f} % among the "
-        f"classifier path's.",
-        f"input >= {UNUSUAL} and lower(classifier, ae)",
-        {
-            "input": float(rank["input"][i]),
-            "classifier": float(rank["classifier"][i]),
-            "ae": float(rank["autoencoder"][i]),
-        },
-        f"test image {i}, chosen among the {len(shown)} shown as the unusual one whose rank "
-        "drops most through the classifier's encoder relative to the autoencoder's",
-    )
-    return [general, example], (digit, column)
 
 
 def variability_claim(within) -> Claim:
