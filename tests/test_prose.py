@@ -103,10 +103,9 @@ def test_every_allowed_sentence_has_a_reason_and_is_still_used():
 def test_a_planted_result_sentence_fails_the_lint():
     page = (BOOK / "q4.md").read_text()
     assert lint(page) == []
-    planted = page.replace(
-        "The two decoders were trained by",
-        "The autoencoder's encoder is far better at this. The two decoders were trained by",
-    )
+    anchor = "The two decoders were trained with"
+    assert anchor in page  # else the plant would change nothing
+    planted = page.replace(anchor, "The autoencoder's encoder is far better at this. " + anchor)
     assert lint(planted) == ["The autoencoder's encoder is far better at this."]
 
 

@@ -24,7 +24,7 @@ TOPICS = {
     "T2a": "additive constant: equivariant; per-position bias: not",
     "T2b": "pointwise nonlinearity: equivariant",
     "T2c": "strided pooling: equivariant only to multiples of k, if k | N",
-    "T2d": "CNN: equivariant only to multiples of its total stride, if it divides N",
+    "T2d": "CNN: in general equivariant only to multiples of its total stride, if it divides N",
     "T3a": "bias: $J = I$ (also with respect to $b$)",
     "T3b": r"matrix product: $J = W$; $I_m \otimes x^\top$ with respect to $W$",
     "T3c": "convolution: Toeplitz, circulant, doubly block Toeplitz (stride 1)",

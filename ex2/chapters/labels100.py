@@ -20,7 +20,7 @@ NAMES = {
 }
 
 
-STEPS = {  # what each step adds to the one before, as a sentence begins
+STEPS = {  # what each step is, as a sentence begins
     "finetune": "Fine-tuning the encoder",
     "finetune_aug": "Augmentation",
     "label_spread": "Label spreading on the codes",
@@ -216,8 +216,9 @@ def step_claims(acc) -> list[Claim]:
         claims.append(
             Claim(
                 f"labels100.step_{after}",
-                f"{STEPS[after]} (step {n}) adds {100 * mean:+.2f} ± {100 * std:.2f} points to "
-                f"step {m}, paired over the {len(gain)} draws.",
+                f"{STEPS[after]} (step {n}) scores {100 * mean:+.2f} ± {100 * std:.2f} points "
+                f"against step {m}, paired over the {len(gain)} draws (ahead on "
+                f"{sum(g > 0 for g in gain)} of them).",
                 "clearly_ahead(gain)",
                 {"gain": gain},
                 f"methods {m} and {n} on draws 0..{len(gain) - 1} (draw k: subset seed k, model "

@@ -78,6 +78,7 @@ def numbers(results: dict[str, dict]) -> dict[str, str]:
         "perf_schedule_old_s": formatting.seconds(schedule["median_old_s"]),
         "perf_schedule_new_s": formatting.seconds(schedule["median_new_s"]),
         "perf_schedule_speedup": ratio_text(cpu["ratios"]["book_schedule_speedup"]),
+        "perf_schedule_repeats": str(len(schedule["old_s"])),
         "perf_imports": formatting.seconds(shares["process_start_and_imports_s"]),
         "perf_data": formatting.seconds(shares["data_load_s"]),
         **epoch_numbers(cpu),

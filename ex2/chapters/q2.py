@@ -233,7 +233,8 @@ def draw_bias_claim(by_draw: list[np.ndarray], counts_by_draw: list[list[int]], 
         f"Over {n} draws of 100 images (model seed 0), the more images of a digit a draw holds, "
         f"the more often its network predicts that digit beyond the digit's share of the test "
         f"set: Spearman $\\rho$ = {rho:.2f} over the {len(counts)} (draw, digit) pairs "
-        f"($p$ = {p:.1g})."
+        f"($p$ = {p:.1g} if the pairs were independent; they are not quite: a draw's counts sum "
+        f"to 100)."
     )
     return Claim(
         "q2.ii.draw_bias",

@@ -166,9 +166,8 @@ def variability_claim(within) -> Claim:
         f"The in-class variability is higher through the **AE encoder**: its reconstructions of "
         f"one digit are {100 * within['autoencoder']:.0f} % as spread out as the input images "
         f"of that digit (mean pairwise distance; within {100 * MIN_EFFECT:.0f} % of the "
-        f"inputs), those through the classifier's encoder {100 * within['classifier']:.0f} %. The "
-        "classifier's code keeps less of what makes two images of a digit differ, but more than "
-        "half of it."
+        f"inputs), those through the classifier's encoder and its decoder "
+        f"{100 * within['classifier']:.0f} %: less, but more than half of the inputs' spread."
     )
     return Claim(
         "q4.c.variability",

@@ -125,7 +125,8 @@ def draw_vs_seed_claim(swept, both: list[float]) -> Claim:
         f"CNN's test accuracy varies by {100 * seed_std:.2f} points (std over {n_seeds} seeds); "
         f"with the seed fixed, by {100 * draw_std:.2f} points (std over {n_draws} draws), and "
         f"an F test of the two variances does not tell them apart at "
-        f"{100 * SIGNIFICANCE:.0f} %. Varied together (draw $k$ with seed $k$), the accuracy "
+        f"{100 * SIGNIFICANCE:.0f} % (with so few of each, only a large difference would show). "
+        f"Varied together (draw $k$ with seed $k$), the accuracy "
         f"spreads by {100 * formatting.mean_std(both)[1]:.2f} points."
     )
     return Claim(
