@@ -439,8 +439,9 @@ L100 = {
     "iterated_spread": [0.9833, 0.9728, 0.9849, 0.9829, 0.9828],
 }
 L100_STEP5 = L100["iterated_spread"]
-# semi.spread_diagnosis, shaped like this build's: per draw the 100 labels' class counts, step 4's
-# largest confusion (true class, spread class, share of the true class) and each spread's accuracy
+# spreading.spread_diagnosis, shaped like this build's: per draw the 100 labels' class counts,
+# step 4's largest confusion (true class, spread class, share of the true class) and each spread's
+# accuracy
 L100_COUNTS = [
     [8, 9, 9, 6, 9, 10, 9, 17, 15, 8],
     [11, 12, 13, 10, 9, 9, 14, 11, 3, 8],

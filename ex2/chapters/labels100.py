@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ex2 import experiments, formatting, semi
+from ex2 import experiments, formatting, semi, spreading
 from ex2.chapters import configs
 from ex2.claims import Check, Claim, Interpretation
 
@@ -27,7 +27,7 @@ STEPS = {  # what each step adds to the one before, as a sentence begins
     "iterated_spread": "Iterated spreading and training",
 }
 
-SPREADS = {  # the spreads of semi.spread_diagnosis, each one change from the one before
+SPREADS = {  # the spreads of spreading.spread_diagnosis, each one change from the one before
     "step4": "step 4: AE codes, seeds as labelled",
     "seed_mass": "+ per-class seed mass",
     "iterations": "+ step 5's iterations",
@@ -55,13 +55,13 @@ def runs():
 def measurements():
     encoder = configs.pretrained_autoencoder()
     return [
-        (semi.neighbour_lists, (encoder, settings())),
+        (spreading.neighbour_lists, (encoder, settings())),
         *[
             (semi.method_result, (m, k, encoder, settings()))
             for m in semi.METHODS
             for k in range(configs.spread_draws())
         ],
-        (semi.spread_diagnosis, (encoder, settings(), configs.spread_draws())),
+        (spreading.spread_diagnosis, (encoder, settings(), configs.spread_draws())),
     ]
 
 
@@ -69,7 +69,7 @@ def measurements():
 class Labels100:
     accuracy: dict[str, list[float]]  # test accuracy per draw, by method (NAMES order)
     seconds: dict[str, dict[str, list[float]]]  # job and CPU seconds per draw, by method
-    diagnosis: dict  # semi.spread_diagnosis
+    diagnosis: dict  # spreading.spread_diagnosis
     settings: dict
     numbers: dict[str, str]
     claims: list[Claim]
@@ -123,13 +123,13 @@ def results() -> Labels100:
     measured = {
         m: [semi.method_result(m, k, encoder, settings()) for k in draws] for m in semi.METHODS
     }
-    diagnosis = semi.spread_diagnosis(encoder, settings(), len(draws))
+    diagnosis = spreading.spread_diagnosis(encoder, settings(), len(draws))
     acc = {"frozen_head": [experiments.run(c).final["test_accuracy"] for c in heads]}
     acc |= {m: [r["test_accuracy"] for r in rs] for m, rs in measured.items()}
     seconds = {
         m: {k: [r[k] for r in rs] for k in ("seconds", "cpu_seconds")} for m, rs in measured.items()
     }
-    neighbours = semi.neighbour_lists(encoder, settings())
+    neighbours = spreading.neighbour_lists(encoder, settings())
     for name, result in (("neighbours", neighbours), ("diagnosis", diagnosis)):
         seconds[name] = {k: [result[k]] for k in ("seconds", "cpu_seconds")}
     numbers = {f"l100_{m}": formatting.pm(v) + " %" for m, v in acc.items()}
@@ -186,7 +186,7 @@ def spread_rows(diagnosis, settings: dict) -> list[list]:
     rows = []
     for name, label in SPREADS.items():
         accs = spread_accuracy(diagnosis, name)
-        iterations = settings[semi.SPREADS[name][2]]
+        iterations = settings[spreading.SPREADS[name][2]]
         rows.append([label, iterations, *[f"{100 * a:.2f}" for a in accs], formatting.pm(accs)])
     return rows
 
@@ -274,7 +274,7 @@ def diagnosis_claims(diagnosis, label_spread_test) -> list[Claim]:
     seed_gain = diff(spread_accuracy(diagnosis, "seed_mass"), spread_accuracy(diagnosis, "step4"))
     conv_gain = diff(spread_accuracy(diagnosis, "step5"), spread_accuracy(diagnosis, "iterations"))
     source = (
-        f"semi.spread_diagnosis on draws 0..{len(draws) - 1}: the 59,900 unlabelled training "
+        f"spreading.spread_diagnosis on draws 0..{len(draws) - 1}: the 59,900 unlabelled training "
         "images of each draw scored by their true labels after the spreading"
     )
     pct = formatting.pct
@@ -354,7 +354,7 @@ def step5_worst_claim(diagnosis, step5_test) -> Claim:
             "error_all": float(error_all),
         },
         "method 5's test accuracy per draw; the class counts of each draw's 100 labels; "
-        "semi.spread_diagnosis, step 5's first spread on that draw's unlabelled images",
+        "spreading.spread_diagnosis, step 5's first spread on that draw's unlabelled images",
     )
 
 
