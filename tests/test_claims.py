@@ -17,7 +17,19 @@ from torch import nn
 
 from ex2 import chapters
 from ex2 import claims as C
-from ex2.chapters import labels100, latent, page, performance, q1, q2, q3, q4, shift, spread
+from ex2.chapters import (
+    labels100,
+    labels100_diagnosis,
+    latent,
+    page,
+    performance,
+    q1,
+    q2,
+    q3,
+    q4,
+    shift,
+    spread,
+)
 from ex2.chapters.configs import autoencoders, heads, pretrained_autoencoder
 from ex2.claims import Check, Claim, ClaimFailed, Interpretation
 from ex2.experiments import run_dir
@@ -494,8 +506,8 @@ def labels100_claims(acc=L100, diagnosis=None):
             *labels100.step_claims(acc),
             labels100.best_claim(acc),
             labels100.published_claim(acc["iterated_spread"]),
-            *labels100.diagnosis_claims(diagnosis, acc["label_spread"]),
-            labels100.step5_worst_claim(diagnosis, acc["iterated_spread"]),
+            *labels100_diagnosis.diagnosis_claims(diagnosis, acc["label_spread"]),
+            labels100_diagnosis.step5_worst_claim(diagnosis, acc["iterated_spread"]),
         ]
     )
 
