@@ -26,21 +26,11 @@ import torch.nn.functional as F
 from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
-from ex2 import train
+from ex2 import spreading, train
 from ex2.config import RunConfig, profile
 from ex2.data import load_mnist, random_subset
 from ex2.experiments import cached_measurement, run
 from ex2.models import Classifier
-from ex2.spreading import (
-    first_neighbours,
-    knn_graph,
-    label_spreading,
-    neighbour_graph,
-    scaled_codes,
-    seed_classes,
-    stored_neighbours,
-    timed,
-)
 from ex2.train import forward_in_batches
 
 METHODS = ("finetune", "finetune_aug", "label_spread", "iterated_spread")  # step 1 is Q3(ii)
@@ -114,15 +104,7 @@ def test_accuracy(model: nn.Module, test_images: torch.Tensor, test_labels: torc
     return (forward_in_batches(model, test_images).argmax(1) == test_labels).float().mean().item()
 
 
-def finetune(
-    pool: LabelledPool,
-    encoder: nn.Module,
-    s: SemiSettings,
-    seed: int,
-    augment: bool,
-    test_images: torch.Tensor,
-    test_labels: torch.Tensor,
-) -> nn.Module:
+def finetune(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int, augment, test):
     """The whole classifier, initialised from the autoencoder's encoder, trained on the 100."""
     model = pretrained_classifier(encoder, seed)
     model = with_augmentation(model) if augment else model
@@ -137,16 +119,8 @@ def finetune(
         max_batches=s.max_batches,
         channels_last=train.prefers_channels_last(encoder.base_channels),
     )
-    train.fit(
-        model,
-        pool.images[pool.labelled_idx],
-        pool.labelled_targets,
-        test_images,
-        test_labels,
-        train.CLASSIFICATION,
-        cfg,
-        log=None,
-    )
+    labelled = pool.images[pool.labelled_idx]
+    train.fit(model, labelled, pool.labelled_targets, *test, train.CLASSIFICATION, cfg, log=None)
     return model
 
 
@@ -154,10 +128,10 @@ def label_spread(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, neighb
     """Label spreading over the graph of the autoencoder codes of all training images (their
     `neighbours`), then a k-NN classifier on the spread labels: the spread class of every
     training image, and the predicted class of every test image."""
-    codes, scale = scaled_codes(encoder, pool.images)
-    seeds = seed_classes(len(pool.images), pool.labelled_idx, pool.labelled_targets)
-    graph = neighbour_graph(neighbours)
-    labels = label_spreading(graph, seeds, s.alpha, s.spread_iterations).argmax(1)
+    codes, scale = spreading.scaled_codes(encoder, pool.images)
+    seeds = spreading.seed_classes(len(pool.images), pool.labelled_idx, pool.labelled_targets)
+    graph = spreading.neighbour_graph(neighbours)
+    labels = spreading.label_spreading(graph, seeds, s.alpha, s.spread_iterations).argmax(1)
     knn = KNeighborsClassifier(n_neighbors=s.neighbours).fit(codes, labels)
     test_codes = train.encode(encoder, test_images).numpy().astype(np.float64)
     return labels, knn.predict(test_codes / scale)
@@ -196,23 +170,23 @@ def train_weighted(model, images, labels, weights, epochs: int, s: SemiSettings,
             schedule.step()
 
 
-def iterated_spreading(
-    pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int, neighbours: np.ndarray
-) -> nn.Module:
+def iterated_spreading(pool: LabelledPool, encoder, s: SemiSettings, seed: int, neighbours):
     """Rounds of: spread the 100 labels (per class) over a graph, train the classifier on the
     spread labels weighted by certainty, rebuild the graph on the classifier's own codes. The
     first graph joins the conv-feature `neighbours`."""
-    partial = seed_classes(len(pool.images), pool.labelled_idx, pool.labelled_targets)
-    graph = neighbour_graph(neighbours)
+    partial = spreading.seed_classes(len(pool.images), pool.labelled_idx, pool.labelled_targets)
+    graph = spreading.neighbour_graph(neighbours)
     model = pretrained_classifier(encoder, seed)
     model.to(memory_format=torch.channels_last)
     for r in range(s.propagation_rounds):
-        dist = label_spreading(graph, partial, s.alpha, s.propagation_iterations, per_class=True)
+        dist = spreading.label_spreading(
+            graph, partial, s.alpha, s.propagation_iterations, per_class=True
+        )
         labels, weights = certain_labels(dist, pool)
         train_weighted(model, pool.images, labels, weights, s.propagation_epochs, s, seed + r)
         if r + 1 < s.propagation_rounds:
             codes = forward_in_batches(model.encoder, pool.images).numpy()
-            graph = knn_graph(codes, s.neighbours)
+            graph = spreading.knn_graph(codes, s.neighbours)
     return model
 
 
@@ -222,28 +196,22 @@ def labelled_pool(images: torch.Tensor, labels: torch.Tensor, subset: torch.Tens
 
 
 def run_method(
-    method: str,
-    pool: LabelledPool,
-    encoder: nn.Module,
-    s: SemiSettings,
-    seed: int,
-    test_images: torch.Tensor,
-    test_labels: torch.Tensor,
-    neighbours: dict | None = None,
-) -> dict:
+    method: str, pool, encoder, s: SemiSettings, seed, test_images, test_labels, neighbours=None
+):
     """Train one method on the pool and score it on the test set. `neighbours`: those of
-    `first_neighbours` (found here when not given)."""
+    `spreading.first_neighbours` (found here when not given)."""
+    test = (test_images, test_labels)
     if method == "finetune" or method == "finetune_aug":
-        model = finetune(pool, encoder, s, seed, method == "finetune_aug", test_images, test_labels)
-        return {"test_accuracy": test_accuracy(model, test_images, test_labels)}
+        model = finetune(pool, encoder, s, seed, method == "finetune_aug", test)
+        return {"test_accuracy": test_accuracy(model, *test)}
     if method in SPREADING and neighbours is None:
-        neighbours = first_neighbours(pool.images, encoder, s.neighbours, s.graph_dims)
+        neighbours = spreading.first_neighbours(pool.images, encoder, s.neighbours, s.graph_dims)
     if method == "label_spread":
         _, predicted = label_spread(pool, encoder, s, neighbours["codes"], test_images)
         return {"test_accuracy": float((predicted == test_labels.numpy()).mean())}
     if method == "iterated_spread":
         model = iterated_spreading(pool, encoder, s, seed, neighbours["conv"])
-        return {"test_accuracy": test_accuracy(model, test_images, test_labels)}
+        return {"test_accuracy": test_accuracy(model, *test)}
     raise ValueError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
 
 
@@ -254,9 +222,7 @@ def settings_for_profile() -> SemiSettings:
 
 
 @cached_measurement
-def method_result(
-    method: str, draw: int, encoder_run: RunConfig, settings: dict, subset_size: int = 100
-) -> dict:
+def method_result(method: str, draw: int, encoder_run: RunConfig, settings: dict, subset_size=100):
     """One method on one seeded draw of labels (draw k: subset seed k, model seed k), on the
     encoder of the autoencoder run `encoder_run`. Only `labelled_pool` reads training labels, and
     only the drawn ones; the test set only scores the finished model. The seconds exclude the
@@ -265,7 +231,7 @@ def method_result(
     encoder = run(encoder_run).model.encoder
     subset = random_subset(len(mnist.train_labels), subset_size, draw)
     pool = labelled_pool(mnist.train_images, mnist.train_labels, subset)
-    neighbours = stored_neighbours(encoder_run, settings) if method in SPREADING else None
+    neighbours = spreading.stored_neighbours(encoder_run, settings) if method in SPREADING else None
     s, test = SemiSettings(**settings), (mnist.test_images, mnist.test_labels)
-    result, elapsed = timed(run_method, method, pool, encoder, s, draw, *test, neighbours)
+    result, elapsed = spreading.timed(run_method, method, pool, encoder, s, draw, *test, neighbours)
     return {**result, **elapsed}

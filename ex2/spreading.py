@@ -44,13 +44,7 @@ def neighbour_graph(neighbours: np.ndarray) -> sparse.csr_matrix:
     return (inv_sqrt @ graph @ inv_sqrt).tocsr()
 
 
-def label_spreading(
-    graph: sparse.csr_matrix,
-    partial: np.ndarray,
-    alpha: float,
-    iterations: int,
-    per_class: bool = False,
-) -> np.ndarray:
+def label_spreading(graph, partial: np.ndarray, alpha: float, iterations: int, per_class=False):
     """Zhou et al. (2004): spread the known labels over a normalised graph S (`knn_graph`).
 
     `partial` holds a class for labelled points and -1 elsewhere. Iterates
