@@ -46,15 +46,11 @@ def runs():
 
 
 def measurements():
-    encoder = configs.pretrained_autoencoder()
+    encoder, s, n = configs.pretrained_autoencoder(), settings(), configs.spread_draws()
     return [
-        (spreading.neighbour_lists, (encoder, settings())),
-        *[
-            (semi.method_result, (m, k, encoder, settings()))
-            for m in semi.METHODS
-            for k in range(configs.spread_draws())
-        ],
-        (spreading.spread_diagnosis, (encoder, settings(), configs.spread_draws())),
+        (spreading.neighbour_lists, (encoder, s)),
+        *[(semi.method_result, (m, k, encoder, s)) for m in semi.METHODS for k in range(n)],
+        (spreading.spread_diagnosis, (encoder, s, n)),
     ]
 
 
@@ -112,22 +108,19 @@ INTERPRETATIONS = [
 def results() -> Labels100:
     draws = range(configs.spread_draws())
     heads = configs.repeated(configs.heads())["subset"]
-    encoder = configs.pretrained_autoencoder()
-    measured = {
-        m: [semi.method_result(m, k, encoder, settings()) for k in draws] for m in semi.METHODS
-    }
-    diagnosis = spreading.spread_diagnosis(encoder, settings(), len(draws))
+    encoder, s = configs.pretrained_autoencoder(), settings()
+    measured = {m: [semi.method_result(m, k, encoder, s) for k in draws] for m in semi.METHODS}
+    diagnosis = spreading.spread_diagnosis(encoder, s, len(draws))
     acc = {"frozen_head": [experiments.run(c).final["test_accuracy"] for c in heads]}
     acc |= {m: [r["test_accuracy"] for r in rs] for m, rs in measured.items()}
+    neighbours = spreading.neighbour_lists(encoder, s)
+    jobs = measured | {"neighbours": [neighbours], "diagnosis": [diagnosis]}
     seconds = {
-        m: {k: [r[k] for r in rs] for k in ("seconds", "cpu_seconds")} for m, rs in measured.items()
+        m: {k: [r[k] for r in rs] for k in ("seconds", "cpu_seconds")} for m, rs in jobs.items()
     }
-    neighbours = spreading.neighbour_lists(encoder, settings())
-    for name, result in (("neighbours", neighbours), ("diagnosis", diagnosis)):
-        seconds[name] = {k: [result[k]] for k in ("seconds", "cpu_seconds")}
     numbers = {f"l100_{m}": formatting.pm(v) + " %" for m, v in acc.items()}
     numbers["l100_draws"] = str(len(draws))
-    numbers |= {f"l100_s_{k}": str(v) for k, v in settings().items()}
+    numbers |= {f"l100_s_{k}": str(v) for k, v in s.items()}
     numbers |= {f"l100_pub_{key}": published(key) for key in PUBLISHED}
     best = list(acc)[-1]
     claims = [
@@ -138,9 +131,7 @@ def results() -> Labels100:
         labels100_diagnosis.step5_worst_claim(diagnosis, acc[best]),
     ]
     shared = {"draws": len(draws), "spread.q3.subset": acc["frozen_head"]}
-    return Labels100(
-        acc, seconds, diagnosis, settings(), numbers, claims, [], INTERPRETATIONS, shared
-    )
+    return Labels100(acc, seconds, diagnosis, s, numbers, claims, [], INTERPRETATIONS, shared)
 
 
 def published(key: str) -> str:
