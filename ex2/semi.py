@@ -3,8 +3,8 @@
 Every method sees the training images, the indices of the labelled ones and *their* labels only
 (`LabelledPool`); the test set is used only to score the finished classifier. Settings were fixed
 before looking at any test result (those of `iterated_spread` by cross-validation on the 100
-labels). The other training labels enter one function, `spread_diagnosis`, which scores spread
-labels after the fact, as the test set scores a finished model; no method calls it.
+labels). The other training labels enter one function, `spreading.spread_diagnosis`, which
+scores spread labels after the fact, as the test set scores a finished model; no method calls it.
 
 1. (the Q3 baseline, frozen autoencoder encoder + linear layer, is a run of `experiments`)
 2. `finetune`        start from the autoencoder's encoder and train the whole classifier on the 100.
@@ -18,30 +18,22 @@ labels after the fact, as the test set scores a finished model; no method calls 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import sparse
-from sklearn.decomposition import PCA
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
-from ex2 import train
+from ex2 import spreading, train
 from ex2.config import RunConfig, profile
 from ex2.data import load_mnist, random_subset
 from ex2.experiments import cached_measurement, run
 from ex2.models import Classifier
 from ex2.train import forward_in_batches
 
-METHODS = (
-    "finetune",
-    "finetune_aug",
-    "label_spread",
-    "iterated_spread",
-)  # trained here; step 1 is Q3(ii)
+METHODS = ("finetune", "finetune_aug", "label_spread", "iterated_spread")  # step 1 is Q3(ii)
 SPREADING = ("label_spread", "iterated_spread")  # the methods that use the unlabelled images
 
 
@@ -87,12 +79,8 @@ class RandomShiftRotate(nn.Module):
             return x
         n, _, h, w = x.shape
         angle = (torch.rand(n, device=x.device) * 2 - 1) * math.radians(self.degrees)
-        move = (
-            (torch.rand(n, 2, device=x.device) * 2 - 1)
-            * self.shift
-            * 2
-            / torch.tensor([w, h], device=x.device)
-        )
+        size = torch.tensor([w, h], device=x.device)
+        move = (torch.rand(n, 2, device=x.device) * 2 - 1) * self.shift * 2 / size
         cos, sin = angle.cos(), angle.sin()
         theta = torch.stack(
             [torch.stack([cos, -sin, move[:, 0]], 1), torch.stack([sin, cos, move[:, 1]], 1)], 1
@@ -116,15 +104,7 @@ def test_accuracy(model: nn.Module, test_images: torch.Tensor, test_labels: torc
     return (forward_in_batches(model, test_images).argmax(1) == test_labels).float().mean().item()
 
 
-def finetune(
-    pool: LabelledPool,
-    encoder: nn.Module,
-    s: SemiSettings,
-    seed: int,
-    augment: bool,
-    test_images: torch.Tensor,
-    test_labels: torch.Tensor,
-) -> nn.Module:
+def finetune(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int, augment, test):
     """The whole classifier, initialised from the autoencoder's encoder, trained on the 100."""
     model = pretrained_classifier(encoder, seed)
     model = with_augmentation(model) if augment else model
@@ -139,116 +119,22 @@ def finetune(
         max_batches=s.max_batches,
         channels_last=train.prefers_channels_last(encoder.base_channels),
     )
-    train.fit(
-        model,
-        pool.images[pool.labelled_idx],
-        pool.labelled_targets,
-        test_images,
-        test_labels,
-        train.CLASSIFICATION,
-        cfg,
-        log=None,
-    )
+    labelled = pool.images[pool.labelled_idx]
+    train.fit(model, labelled, pool.labelled_targets, *test, train.CLASSIFICATION, cfg, log=None)
     return model
 
 
-def nearest_neighbours(points: np.ndarray, k: int) -> np.ndarray:
-    """Each point's k nearest other points (Euclidean), nearest first: [n, k] indices."""
-    return NearestNeighbors(n_neighbors=k).fit(points).kneighbors(return_distance=False)
-
-
-def knn_graph(points: np.ndarray, k: int) -> sparse.csr_matrix:
-    return neighbour_graph(nearest_neighbours(points, k))
-
-
-def neighbour_graph(neighbours: np.ndarray) -> sparse.csr_matrix:
-    """The symmetric graph that joins each point to its neighbours (rows of `nearest_neighbours`),
-    normalised as S = D^-1/2 W D^-1/2 (built as scikit-learn's kneighbors_graph builds it)."""
-    n, k = neighbours.shape
-    graph = sparse.csr_matrix(
-        (np.ones(n * k), neighbours.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
-    )
-    graph = graph.maximum(graph.T)  # symmetric: an outlier's neighbours also reach the outlier
-    degree = np.asarray(graph.sum(1)).ravel()
-    inv_sqrt = sparse.diags(1.0 / np.sqrt(np.maximum(degree, 1e-12)))
-    return (inv_sqrt @ graph @ inv_sqrt).tocsr()
-
-
-def label_spreading(
-    graph: sparse.csr_matrix,
-    partial: np.ndarray,
-    alpha: float,
-    iterations: int,
-    per_class: bool = False,
-) -> np.ndarray:
-    """Zhou et al. (2004): spread the known labels over a normalised graph S (`knn_graph`).
-
-    `partial` holds a class for labelled points and -1 elsewhere. Iterates
-    F <- alpha S F + (1 - alpha) Y; returns the class distribution of every point (rows sum to 1,
-    or 0 for a point no label reached). `per_class`: every class's seeds share a mass of 1, so a
-    class with many labels does not push its label further than one with few.
-    """
-    y = np.zeros((graph.shape[0], 10))
-    known = partial >= 0
-    y[np.nonzero(known)[0], partial[known]] = 1.0
-    if per_class:
-        y /= np.maximum(y.sum(0, keepdims=True), 1.0)
-    f = y.copy()
-    for _ in range(iterations):
-        f = alpha * (graph @ f) + (1 - alpha) * y
-    total = f.sum(1, keepdims=True)
-    return np.divide(f, total, out=np.zeros_like(f), where=total > 0)
-
-
-def seed_classes(pool: LabelledPool) -> np.ndarray:
-    """Every training image's class for `label_spreading`: the label of the 100, -1 elsewhere."""
-    partial = np.full(len(pool.images), -1)
-    partial[pool.labelled_idx.numpy()] = pool.labelled_targets.numpy()
-    return partial
-
-
-def scaled_codes(encoder: nn.Module, images: torch.Tensor):
-    """The images' autoencoder codes, each dimension scaled to unit spread (so that no dimension
-    dominates the distances), and the scale."""
-    codes = train.encode(encoder, images).numpy().astype(np.float64)
-    scale = codes.std(0, keepdims=True) + 1e-8
-    return codes / scale, scale
-
-
-def conv_features(encoder: nn.Module, images: torch.Tensor, s: SemiSettings) -> np.ndarray:
-    """The first `graph_dims` principal components of the encoder's conv features (1024 numbers
-    per image, before the 16-d bottleneck)."""
-    features = train.encode(encoder.features, images).numpy()
-    return PCA(min(s.graph_dims, *features.shape), random_state=0).fit_transform(features)
-
-
-def first_neighbours(images: torch.Tensor, encoder: nn.Module, s: SemiSettings) -> dict:
-    """The nearest neighbours of every image on the autoencoder codes (step 4's graph) and on the
-    conv features (step 5's first graph). They do not depend on the labels."""
-    return {
-        "codes": nearest_neighbours(scaled_codes(encoder, images)[0], s.neighbours),
-        "conv": nearest_neighbours(conv_features(encoder, images, s), s.neighbours),
-    }
-
-
-def spread_labels(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, neighbours: np.ndarray):
+def label_spread(pool: LabelledPool, encoder: nn.Module, s: SemiSettings, neighbours, test_images):
     """Label spreading over the graph of the autoencoder codes of all training images (their
-    `neighbours`).
-
-    Returns the spread class of every training image and a k-NN classifier on the spread labels
-    that predicts new images from their codes.
-    """
-    codes, scale = scaled_codes(encoder, pool.images)
-    graph = neighbour_graph(neighbours)
-    labels = label_spreading(graph, seed_classes(pool), s.alpha, s.spread_iterations).argmax(1)
+    `neighbours`), then a k-NN classifier on the spread labels: the spread class of every
+    training image, and the predicted class of every test image."""
+    codes, scale = spreading.scaled_codes(encoder, pool.images)
+    seeds = spreading.seed_classes(len(pool.images), pool.labelled_idx, pool.labelled_targets)
+    graph = spreading.neighbour_graph(neighbours)
+    labels = spreading.label_spreading(graph, seeds, s.alpha, s.spread_iterations).argmax(1)
     knn = KNeighborsClassifier(n_neighbors=s.neighbours).fit(codes, labels)
-    knn.code_scale_ = scale
-    return labels, knn
-
-
-def spread_predict(knn, encoder: nn.Module, images: torch.Tensor) -> np.ndarray:
-    codes = train.encode(encoder, images).numpy().astype(np.float64)
-    return knn.predict(codes / knn.code_scale_)
+    test_codes = train.encode(encoder, test_images).numpy().astype(np.float64)
+    return labels, knn.predict(test_codes / scale)
 
 
 def certain_labels(dist: np.ndarray, pool: LabelledPool):
@@ -269,9 +155,7 @@ def train_weighted(model, images, labels, weights, epochs: int, s: SemiSettings,
     scaled by its weight."""
     augment = RandomShiftRotate()
     optimizer = torch.optim.Adam(model.parameters(), lr=s.propagation_lr)
-    batches = -(-len(images) // s.propagation_batch)
-    if s.max_batches:
-        batches = min(batches, s.max_batches)
+    batches = train.steps_per_epoch(len(images), s.propagation_batch, 1, s.max_batches)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * batches)
     generator = torch.Generator().manual_seed(seed)
     model.train()
@@ -286,23 +170,23 @@ def train_weighted(model, images, labels, weights, epochs: int, s: SemiSettings,
             schedule.step()
 
 
-def iterated_spreading(
-    pool: LabelledPool, encoder: nn.Module, s: SemiSettings, seed: int, neighbours: np.ndarray
-) -> nn.Module:
+def iterated_spreading(pool: LabelledPool, encoder, s: SemiSettings, seed: int, neighbours):
     """Rounds of: spread the 100 labels (per class) over a graph, train the classifier on the
     spread labels weighted by certainty, rebuild the graph on the classifier's own codes. The
     first graph joins the conv-feature `neighbours`."""
-    partial = seed_classes(pool)
-    graph = neighbour_graph(neighbours)
+    partial = spreading.seed_classes(len(pool.images), pool.labelled_idx, pool.labelled_targets)
+    graph = spreading.neighbour_graph(neighbours)
     model = pretrained_classifier(encoder, seed)
     model.to(memory_format=torch.channels_last)
     for r in range(s.propagation_rounds):
-        dist = label_spreading(graph, partial, s.alpha, s.propagation_iterations, per_class=True)
+        dist = spreading.label_spreading(
+            graph, partial, s.alpha, s.propagation_iterations, per_class=True
+        )
         labels, weights = certain_labels(dist, pool)
         train_weighted(model, pool.images, labels, weights, s.propagation_epochs, s, seed + r)
         if r + 1 < s.propagation_rounds:
             codes = forward_in_batches(model.encoder, pool.images).numpy()
-            graph = knn_graph(codes, s.neighbours)
+            graph = spreading.knn_graph(codes, s.neighbours)
     return model
 
 
@@ -312,143 +196,42 @@ def labelled_pool(images: torch.Tensor, labels: torch.Tensor, subset: torch.Tens
 
 
 def run_method(
-    method: str,
-    pool: LabelledPool,
-    encoder: nn.Module,
-    s: SemiSettings,
-    seed: int,
-    test_images: torch.Tensor,
-    test_labels: torch.Tensor,
-    neighbours: dict | None = None,
-) -> dict:
+    method: str, pool, encoder, s: SemiSettings, seed, test_images, test_labels, neighbours=None
+):
     """Train one method on the pool and score it on the test set. `neighbours`: those of
-    `first_neighbours` (found here when not given)."""
+    `spreading.first_neighbours` (found here when not given)."""
+    test = (test_images, test_labels)
     if method == "finetune" or method == "finetune_aug":
-        model = finetune(pool, encoder, s, seed, method == "finetune_aug", test_images, test_labels)
-        return {"test_accuracy": test_accuracy(model, test_images, test_labels)}
+        model = finetune(pool, encoder, s, seed, method == "finetune_aug", test)
+        return {"test_accuracy": test_accuracy(model, *test)}
     if method in SPREADING and neighbours is None:
-        neighbours = first_neighbours(pool.images, encoder, s)
+        neighbours = spreading.first_neighbours(pool.images, encoder, s.neighbours, s.graph_dims)
     if method == "label_spread":
-        _, spreader = spread_labels(pool, encoder, s, neighbours["codes"])
-        predicted = spread_predict(spreader, encoder, test_images)
+        _, predicted = label_spread(pool, encoder, s, neighbours["codes"], test_images)
         return {"test_accuracy": float((predicted == test_labels.numpy()).mean())}
     if method == "iterated_spread":
         model = iterated_spreading(pool, encoder, s, seed, neighbours["conv"])
-        return {"test_accuracy": test_accuracy(model, test_images, test_labels)}
+        return {"test_accuracy": test_accuracy(model, *test)}
     raise ValueError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
 
 
 def settings_for_profile() -> SemiSettings:
     if profile() == "full":
         return SemiSettings()
-    return SemiSettings(
-        steps=20,
-        propagation_rounds=1,
-        propagation_epochs=1,
-        max_batches=4,
-    )
+    return SemiSettings(steps=20, propagation_rounds=1, propagation_epochs=1, max_batches=4)
 
 
 @cached_measurement
-def method_result(
-    method: str, draw: int, encoder_run: RunConfig, settings: dict, subset_size: int = 100
-) -> dict:
+def method_result(method: str, draw: int, encoder_run: RunConfig, settings: dict, subset_size=100):
     """One method on one seeded draw of labels (draw k: subset seed k, model seed k), on the
     encoder of the autoencoder run `encoder_run`. Only `labelled_pool` reads training labels, and
     only the drawn ones; the test set only scores the finished model. The seconds exclude the
-    first graphs' neighbours, found once for every draw (`neighbour_lists`)."""
+    first graphs' neighbours, found once for every draw (`spreading.neighbour_lists`)."""
     mnist = load_mnist()
     encoder = run(encoder_run).model.encoder
     subset = random_subset(len(mnist.train_labels), subset_size, draw)
     pool = labelled_pool(mnist.train_images, mnist.train_labels, subset)
-    neighbours = stored_neighbours(encoder_run, settings) if method in SPREADING else None
-    start, cpu = time.perf_counter(), time.process_time()
-    result = run_method(
-        method,
-        pool,
-        encoder,
-        SemiSettings(**settings),
-        draw,
-        mnist.test_images,
-        mnist.test_labels,
-        neighbours,
-    )
-    elapsed = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+    neighbours = spreading.stored_neighbours(encoder_run, settings) if method in SPREADING else None
+    s, test = SemiSettings(**settings), (mnist.test_images, mnist.test_labels)
+    result, elapsed = spreading.timed(run_method, method, pool, encoder, s, draw, *test, neighbours)
     return {**result, **elapsed}
-
-
-@cached_measurement
-def neighbour_lists(encoder_run: RunConfig, settings: dict) -> dict:
-    """`first_neighbours` of the 60,000 training images (no labels): the same for every draw, so
-    found once for steps 4 and 5 and the diagnosis."""
-    images = load_mnist().train_images
-    encoder = run(encoder_run).model.encoder
-    start, cpu = time.perf_counter(), time.process_time()
-    found = first_neighbours(images, encoder, SemiSettings(**settings))
-    elapsed = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
-    return {**{k: v.tolist() for k, v in found.items()}, **elapsed}
-
-
-def stored_neighbours(encoder_run: RunConfig, settings: dict) -> dict[str, np.ndarray]:
-    stored = neighbour_lists(encoder_run, settings)
-    return {k: np.asarray(stored[k]) for k in ("codes", "conv")}
-
-
-# Step 4's spread, then step 5's first spread one change at a time:
-# name: (graph, per-class seed mass, the setting that holds its iterations)
-SPREADS = {
-    "step4": ("codes", False, "spread_iterations"),
-    "seed_mass": ("codes", True, "spread_iterations"),
-    "iterations": ("codes", True, "propagation_iterations"),
-    "step5": ("conv", True, "propagation_iterations"),
-}
-
-
-def confusion(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Counts of (true class, predicted class)."""
-    counts = np.zeros((10, 10), dtype=int)
-    np.add.at(counts, (truth, predicted), 1)
-    return counts
-
-
-def edge_classes(graph: sparse.csr_matrix, truth: np.ndarray) -> np.ndarray:
-    """Row i: the share of the graph's edges from images of class i that end at each class."""
-    graph = graph.tocsr()
-    sources = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
-    counts = confusion(truth[sources], truth[graph.indices]).astype(float)
-    total = counts.sum(1, keepdims=True)
-    return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
-
-
-@cached_measurement
-def spread_diagnosis(encoder_run: RunConfig, settings: dict, draws: int) -> dict:
-    """What label spreading gets wrong, measured on the 59,900 unlabelled training images of each
-    draw with their true labels, read here after the spreading and by no method: for each spread
-    of `SPREADS`, the confusion counts per draw; per draw, the class counts of its 100 labels; per
-    graph, which classes its edges join. The graphs are those of `neighbour_lists`."""
-    mnist = load_mnist()
-    s = SemiSettings(**settings)
-    neighbours = stored_neighbours(encoder_run, settings)  # timed apart
-    start, cpu = time.perf_counter(), time.process_time()
-    graphs = {k: neighbour_graph(v) for k, v in neighbours.items()}
-    truth = mnist.train_labels.numpy()
-    per_draw = []
-    for draw in range(draws):
-        subset = random_subset(len(truth), 100, draw)
-        pool = labelled_pool(mnist.train_images, mnist.train_labels, subset)
-        unlabelled = np.ones(len(truth), dtype=bool)
-        unlabelled[subset.numpy()] = False
-        found = {}
-        for name, (graph, per_class, iterations) in SPREADS.items():
-            dist = label_spreading(
-                graphs[graph], seed_classes(pool), s.alpha, getattr(s, iterations), per_class
-            )
-            found[name] = confusion(truth[unlabelled], dist[unlabelled].argmax(1)).tolist()
-        counts = np.bincount(pool.labelled_targets.numpy(), minlength=10).tolist()
-        per_draw.append({"label_counts": counts, "confusion": found})
-    return {
-        "draws": per_draw,
-        "edge_classes": {k: edge_classes(g, truth).tolist() for k, g in graphs.items()},
-        "seconds": time.perf_counter() - start,
-        "cpu_seconds": time.process_time() - cpu,
-    }

@@ -18,6 +18,7 @@ from sklearn.neighbors import kneighbors_graph
 from ex2 import chapters, measurements, models, semi, train
 from ex2.config import RunConfig
 from ex2.data import TEST_IMAGES, TRAIN_IMAGES
+from ex2.spreading import neighbour_lists, spread_diagnosis
 from ex2.train import steps_per_epoch
 
 FORWARD_BATCH = 500  # forward passes are timed on 500 images and counted per 500 (linear in N)
@@ -72,7 +73,7 @@ def run_work(cfg: RunConfig) -> dict[Unit, float]:
 
 
 def spreading() -> dict[Unit, float]:
-    """semi.spread_labels: codes of the 60,000 training images, their k-NN graph, the spreading."""
+    """semi.label_spread: codes of the 60,000 training images, their k-NN graph, the spreading."""
     return add(forward("encoder", TRAIN_IMAGES), {NEIGHBOURS: SPREAD_UNITS})
 
 
@@ -83,7 +84,7 @@ def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> d
         step = Unit("classifier", batch=s.batch_size, training=True, augment=method != "finetune")
         steps = min(s.steps, s.max_batches or s.steps)  # one epoch of `steps` batches
         return add({step: steps}, forward("classifier", 2 * TEST_IMAGES))
-    # the first graphs' neighbours are semi.neighbour_lists's work, done once for every draw
+    # the first graphs' neighbours are spreading.neighbour_lists's work, done once for every draw
     if method == "label_spread":  # spreading, a k-NN classifier on the codes, the test's codes
         return add(forward("encoder", TRAIN_IMAGES + TEST_IMAGES), {NEIGHBOURS: SPREAD_UNITS / 2})
     if method == "iterated_spread":
@@ -100,13 +101,13 @@ def method_work(method: str, draw: int, encoder: RunConfig, settings: dict) -> d
 
 
 def neighbours_work(encoder: RunConfig, settings: dict) -> dict[Unit, float]:
-    """semi.neighbour_lists: the k-NN of the codes and of the conv features' PCA (each costs
+    """spreading.neighbour_lists: the k-NN of the codes and of the conv features' PCA (each costs
     about what spreading() costs)."""
     return add(spreading(), spreading())
 
 
 def diagnosis_work(encoder: RunConfig, settings: dict, draws: int) -> dict[Unit, float]:
-    """semi.spread_diagnosis: four spreads per draw over the stored graphs."""
+    """spreading.spread_diagnosis: four spreads per draw over the stored graphs."""
     return {NEIGHBOURS: draws * SPREAD_UNITS / 4}
 
 
@@ -142,8 +143,8 @@ MEASUREMENT_WORK = {
     measurements.one_nn_accuracy: lambda subset_size, draw: {},
     measurements.latent_geometry: latent_work,
     semi.method_result: method_work,
-    semi.neighbour_lists: neighbours_work,
-    semi.spread_diagnosis: diagnosis_work,
+    neighbour_lists: neighbours_work,
+    spread_diagnosis: diagnosis_work,
 }
 
 

@@ -19,6 +19,7 @@ from ex2 import chapters
 from ex2 import claims as C
 from ex2.chapters import (
     labels100,
+    labels100_diagnosis,
     latent,
     page,
     performance,
@@ -457,8 +458,9 @@ L100 = {
     "iterated_spread": [0.9833, 0.9728, 0.9849, 0.9829, 0.9828],
 }
 L100_STEP5 = L100["iterated_spread"]
-# semi.spread_diagnosis, shaped like this build's: per draw the 100 labels' class counts, step 4's
-# largest confusion (true class, spread class, share of the true class) and each spread's accuracy
+# spreading.spread_diagnosis, shaped like this build's: per draw the 100 labels' class counts,
+# step 4's largest confusion (true class, spread class, share of the true class) and each spread's
+# accuracy
 L100_COUNTS = [
     [8, 9, 9, 6, 9, 10, 9, 17, 15, 8],
     [11, 12, 13, 10, 9, 9, 14, 11, 3, 8],
@@ -511,8 +513,8 @@ def labels100_claims(acc=L100, diagnosis=None):
             *labels100.step_claims(acc),
             labels100.best_claim(acc),
             labels100.published_claim(acc["iterated_spread"]),
-            *labels100.diagnosis_claims(diagnosis, acc["label_spread"]),
-            labels100.step5_worst_claim(diagnosis, acc["iterated_spread"]),
+            *labels100_diagnosis.diagnosis_claims(diagnosis, acc["label_spread"]),
+            labels100_diagnosis.step5_worst_claim(diagnosis, acc["iterated_spread"]),
         ]
     )
 

@@ -4,7 +4,7 @@ import torch
 from scipy import sparse
 from sklearn.neighbors import kneighbors_graph
 
-from ex2 import semi
+from ex2 import semi, spreading
 from ex2.data import MnistTensors, random_subset
 from ex2.models import Encoder
 
@@ -91,8 +91,8 @@ def test_label_spreading_recovers_well_separated_classes():
 
     subset = torch.arange(10)  # one label per class
     pool = semi.labelled_pool(points, labels, subset)
-    neighbours = semi.nearest_neighbours(semi.scaled_codes(Flatten(), points)[0], 10)
-    spread, _ = semi.spread_labels(pool, Flatten(), semi.SemiSettings(), neighbours)
+    neighbours = spreading.nearest_neighbours(spreading.scaled_codes(Flatten(), points)[0], 10)
+    spread, _ = semi.label_spread(pool, Flatten(), semi.SemiSettings(), neighbours, points)
     assert (torch.as_tensor(spread) == labels).float().mean() > 0.99
 
 
@@ -105,9 +105,9 @@ def test_per_class_spreading_keeps_a_class_with_one_label():
     truth = np.repeat([0, 1], 300)
     partial = np.full(600, -1)
     partial[:10], partial[300] = 0, 1
-    graph = semi.knn_graph(points, 10)
-    raw = semi.label_spreading(graph, partial, 0.99, 30).argmax(1)
-    balanced = semi.label_spreading(graph, partial, 0.99, 30, per_class=True).argmax(1)
+    graph = spreading.knn_graph(points, 10)
+    raw = spreading.label_spreading(graph, partial, 0.99, 30).argmax(1)
+    balanced = spreading.label_spreading(graph, partial, 0.99, 30, per_class=True).argmax(1)
     assert (raw == truth).mean() < 0.9 and (raw == 0).sum() > 350
     assert (balanced == truth).mean() > 0.98
 
@@ -138,10 +138,10 @@ def test_smoke_settings_are_smaller_than_the_full_ones(monkeypatch):
 
 def test_confusion_and_edge_classes_count_by_true_class():
     truth = np.array([0, 0, 1, 1])
-    assert semi.confusion(truth, np.array([0, 1, 1, 1]))[:2, :2].tolist() == [[1, 1], [0, 2]]
+    assert spreading.confusion(truth, np.array([0, 1, 1, 1]))[:2, :2].tolist() == [[1, 1], [0, 2]]
     # edges 0-1 (class 0 to 0), 1-2 (0 to 1), 2-3 (1 to 1), both directions
     graph = sparse.csr_matrix((np.ones(6), ([0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2])), shape=(4, 4))
-    shares = semi.edge_classes(graph, truth)
+    shares = spreading.edge_classes(graph, truth)
     assert shares[0, :2].tolist() == [2 / 3, 1 / 3] and shares[1, :2].tolist() == [1 / 3, 2 / 3]
 
 
@@ -154,6 +154,6 @@ def test_the_graph_from_stored_neighbours_is_scikit_learns_knn_graph():
     graph = graph.maximum(graph.T)
     inv_sqrt = sparse.diags(1.0 / np.sqrt(np.asarray(graph.sum(1)).ravel()))
     expected = (inv_sqrt @ graph @ inv_sqrt).tocsr()
-    ours = semi.knn_graph(points, 10)
+    ours = spreading.knn_graph(points, 10)
     for part in ("indptr", "indices", "data"):
         assert np.array_equal(getattr(expected, part), getattr(ours, part)), part

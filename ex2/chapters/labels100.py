@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ex2 import experiments, formatting, semi
-from ex2.chapters import configs
+from ex2 import experiments, formatting, semi, spreading
+from ex2.chapters import configs, labels100_diagnosis
 from ex2.claims import Check, Claim, Interpretation
 
 NAMES = {
@@ -25,13 +25,6 @@ STEPS = {  # what each step is, as a sentence begins
     "finetune_aug": "Augmentation",
     "label_spread": "Label spreading on the codes",
     "iterated_spread": "Iterated spreading and training",
-}
-
-SPREADS = {  # the spreads of semi.spread_diagnosis, each one change from the one before
-    "step4": "step 4: AE codes, seeds as labelled",
-    "seed_mass": "+ per-class seed mass",
-    "iterations": "+ step 5's iterations",
-    "step5": "+ conv features' graph = step 5's first spread",
 }
 
 # Published test accuracies with 100 labels and the other training images unlabelled (mean, std
@@ -53,15 +46,11 @@ def runs():
 
 
 def measurements():
-    encoder = configs.pretrained_autoencoder()
+    encoder, s, n = configs.pretrained_autoencoder(), settings(), configs.spread_draws()
     return [
-        (semi.neighbour_lists, (encoder, settings())),
-        *[
-            (semi.method_result, (m, k, encoder, settings()))
-            for m in semi.METHODS
-            for k in range(configs.spread_draws())
-        ],
-        (semi.spread_diagnosis, (encoder, settings(), configs.spread_draws())),
+        (spreading.neighbour_lists, (encoder, s)),
+        *[(semi.method_result, (m, k, encoder, s)) for m in semi.METHODS for k in range(n)],
+        (spreading.spread_diagnosis, (encoder, s, n)),
     ]
 
 
@@ -69,7 +58,7 @@ def measurements():
 class Labels100:
     accuracy: dict[str, list[float]]  # test accuracy per draw, by method (NAMES order)
     seconds: dict[str, dict[str, list[float]]]  # job and CPU seconds per draw, by method
-    diagnosis: dict  # semi.spread_diagnosis
+    diagnosis: dict  # spreading.spread_diagnosis
     settings: dict
     numbers: dict[str, str]
     claims: list[Claim]
@@ -119,35 +108,30 @@ INTERPRETATIONS = [
 def results() -> Labels100:
     draws = range(configs.spread_draws())
     heads = configs.repeated(configs.heads())["subset"]
-    encoder = configs.pretrained_autoencoder()
-    measured = {
-        m: [semi.method_result(m, k, encoder, settings()) for k in draws] for m in semi.METHODS
-    }
-    diagnosis = semi.spread_diagnosis(encoder, settings(), len(draws))
+    encoder, s = configs.pretrained_autoencoder(), settings()
+    measured = {m: [semi.method_result(m, k, encoder, s) for k in draws] for m in semi.METHODS}
+    diagnosis = spreading.spread_diagnosis(encoder, s, len(draws))
     acc = {"frozen_head": [experiments.run(c).final["test_accuracy"] for c in heads]}
     acc |= {m: [r["test_accuracy"] for r in rs] for m, rs in measured.items()}
+    neighbours = spreading.neighbour_lists(encoder, s)
+    jobs = measured | {"neighbours": [neighbours], "diagnosis": [diagnosis]}
     seconds = {
-        m: {k: [r[k] for r in rs] for k in ("seconds", "cpu_seconds")} for m, rs in measured.items()
+        m: {k: [r[k] for r in rs] for k in ("seconds", "cpu_seconds")} for m, rs in jobs.items()
     }
-    neighbours = semi.neighbour_lists(encoder, settings())
-    for name, result in (("neighbours", neighbours), ("diagnosis", diagnosis)):
-        seconds[name] = {k: [result[k]] for k in ("seconds", "cpu_seconds")}
     numbers = {f"l100_{m}": formatting.pm(v) + " %" for m, v in acc.items()}
     numbers["l100_draws"] = str(len(draws))
-    numbers |= {f"l100_s_{k}": str(v) for k, v in settings().items()}
+    numbers |= {f"l100_s_{k}": str(v) for k, v in s.items()}
     numbers |= {f"l100_pub_{key}": published(key) for key in PUBLISHED}
     best = list(acc)[-1]
     claims = [
         *step_claims(acc),
         best_claim(acc),
         published_claim(acc[best]),
-        *diagnosis_claims(diagnosis, acc["label_spread"]),
-        step5_worst_claim(diagnosis, acc[best]),
+        *labels100_diagnosis.diagnosis_claims(diagnosis, acc["label_spread"]),
+        labels100_diagnosis.step5_worst_claim(diagnosis, acc[best]),
     ]
     shared = {"draws": len(draws), "spread.q3.subset": acc["frozen_head"]}
-    return Labels100(
-        acc, seconds, diagnosis, settings(), numbers, claims, [], INTERPRETATIONS, shared
-    )
+    return Labels100(acc, seconds, diagnosis, s, numbers, claims, [], INTERPRETATIONS, shared)
 
 
 def published(key: str) -> str:
@@ -178,31 +162,6 @@ def compute_rows(seconds) -> list[list]:
     cpu = sum(sum(s["cpu_seconds"]) for s in seconds.values())
     job = sum(sum(s["seconds"]) for s in seconds.values())
     return rows + [["total", "", formatting.seconds(cpu), formatting.seconds(job)]]
-
-
-def spread_rows(diagnosis, settings: dict) -> list[list]:
-    """Per spread: its iterations, its accuracy on the unlabelled images of each draw, and their
-    mean ± std."""
-    rows = []
-    for name, label in SPREADS.items():
-        accs = spread_accuracy(diagnosis, name)
-        iterations = settings[semi.SPREADS[name][2]]
-        rows.append([label, iterations, *[f"{100 * a:.2f}" for a in accs], formatting.pm(accs)])
-    return rows
-
-
-def spread_accuracy(diagnosis, name: str) -> list[float]:
-    counts = [np.asarray(d["confusion"][name]) for d in diagnosis["draws"]]
-    return [float(np.trace(c) / c.sum()) for c in counts]
-
-
-def largest_confusion(counts) -> tuple[int, int, float]:
-    """The (true class, spread class) pair with the most images, and its share of the true
-    class's unlabelled images."""
-    counts = np.asarray(counts)
-    off = counts - np.diag(np.diag(counts))
-    true, spread = np.unravel_index(off.argmax(), off.shape)
-    return int(true), int(spread), float(counts[true, spread] / counts[true].sum())
 
 
 def step_claims(acc) -> list[Claim]:
@@ -259,110 +218,3 @@ def published_claim(best) -> Claim:
         f"method 5 on draws 0..{len(best) - 1}, test set; the papers' own tables "
         f"({', '.join(PUBLISHED)})",
     )
-
-
-def diagnosis_claims(diagnosis, label_spread_test) -> list[Claim]:
-    """Where step 4's spread goes wrong (on every draw and on its worst), and what each change of
-    step 5 does to it; on the unlabelled training images, by their true labels."""
-    draws = diagnosis["draws"]
-    worst = int(np.argmin(label_spread_test))
-    d = draws[worst]
-    true, spread, share = largest_confusion(d["confusion"]["step4"])
-    counts = d["label_counts"]
-    shares = {name: share_of(d["confusion"][name], true, spread) for name in SPREADS}
-    edges = {g: diagnosis["edge_classes"][g][true][spread] for g in ("codes", "conv")}
-    pairs = [largest_confusion(x["confusion"]["step4"])[:2] for x in draws]
-    seed_gain = diff(spread_accuracy(diagnosis, "seed_mass"), spread_accuracy(diagnosis, "step4"))
-    conv_gain = diff(spread_accuracy(diagnosis, "step5"), spread_accuracy(diagnosis, "iterations"))
-    source = (
-        f"semi.spread_diagnosis on draws 0..{len(draws) - 1}: the 59,900 unlabelled training "
-        "images of each draw scored by their true labels after the spreading"
-    )
-    pct = formatting.pct
-    return [
-        Claim(
-            "labels100.imbalance",
-            f"On each of the {len(draws)} draws, the largest confusion of step 4's spread sends "
-            "unlabelled images of one class to a class with more labels among the 100 (true "
-            f"class → spread class: {', '.join(f'{t}→{s}' for t, s in pairs)}).",
-            "all(counts[s] > counts[t] for counts, (t, s) in zip(label_counts, pairs))",
-            {"label_counts": [x["label_counts"] for x in draws], "pairs": pairs},
-            source,
-        ),
-        Claim(
-            "labels100.worst_draw",
-            f"On draw {worst}, step 4's worst ({100 * label_spread_test[worst]:.2f} % on the "
-            f"test set), its spread labels {pct(share)} of the unlabelled {true}s as {spread}s, "
-            f"the class with more labels: the draw's 100 labels hold {counts[spread]} of class "
-            f"{spread} and {counts[true]} of class {true}.",
-            "counts_to > counts_from",
-            {"counts_to": counts[spread], "counts_from": counts[true], "share": share},
-            source + f"; draw {worst}, the lowest test accuracy of step 4",
-        ),
-        Claim(
-            "labels100.worst_draw_fixed",
-            f"Per-class seed mass on the same graph cuts that share far, to "
-            f"{pct(shares['seed_mass'])}. With step 5's iterations it is "
-            f"{pct(shares['iterations'])} on the codes' graph and lower, "
-            f"{pct(shares['step5'])}, on the conv features' graph (step 5's first spread), "
-            f"where {pct(edges['conv'])} of the {true}s' edges end at {spread}s, against "
-            f"{pct(edges['codes'])} in the codes' graph.",
-            "far(step4, seed_mass) and lower(step5, iterations) and lower(conv_edges, codes_edges)",
-            {name: shares[name] for name in SPREADS}
-            | {"codes_edges": edges["codes"], "conv_edges": edges["conv"]},
-            source + f"; draw {worst}; graphs' edges between the two classes' training images",
-        ),
-        Claim(
-            "labels100.spread_gain",
-            "Over the draws, per-class seed mass adds "
-            f"{formatting.pm(seed_gain, decimals=2)} points to the accuracy of step 4's spread on "
-            "the unlabelled images, and the conv features' graph adds "
-            f"{formatting.pm(conv_gain, decimals=2)} points to that of the same spread on the "
-            "codes' graph (both with step 5's iterations).",
-            "clearly_ahead(seed_gain) and clearly_ahead(conv_gain)",
-            {"seed_gain": seed_gain, "conv_gain": conv_gain},
-            source,
-        ),
-    ]
-
-
-def step5_worst_claim(diagnosis, step5_test) -> Claim:
-    """Step 5's lowest draw against the draw with the scarcest class, and that class in step 5's
-    first spread on it."""
-    counts = np.asarray([d["label_counts"] for d in diagnosis["draws"]])
-    lowest, scarcest = int(np.argmin(step5_test)), int(np.argmin(counts.min(1)))
-    scarce_class = int(counts[scarcest].argmin())
-    confused = np.asarray(diagnosis["draws"][lowest]["confusion"]["step5"], dtype=float)
-    errors = 1 - np.diag(confused) / confused.sum(1)
-    error_all = 1 - np.trace(confused) / confused.sum()
-    text = (
-        f"Step 5's lowest draw, draw {lowest} ({100 * step5_test[lowest]:.2f} %), is the draw "
-        f"whose 100 labels hold the fewest images of one class ({counts[scarcest].min()} of "
-        f"class {scarce_class}), and on that draw class {scarce_class} is the class that step "
-        f"5's first spread labels wrong most often: {formatting.pct(errors[scarce_class])} of "
-        f"its unlabelled images, against {formatting.pct(error_all)} over the ten classes."
-    )
-    return Claim(
-        "labels100.step5_worst_draw",
-        text,
-        "lowest == scarcest and worst_class == scarce_class and higher(error_class, error_all)",
-        {
-            "lowest": lowest,
-            "scarcest": scarcest,
-            "worst_class": int(errors.argmax()),
-            "scarce_class": scarce_class,
-            "error_class": float(errors[scarce_class]),
-            "error_all": float(error_all),
-        },
-        "method 5's test accuracy per draw; the class counts of each draw's 100 labels; "
-        "semi.spread_diagnosis, step 5's first spread on that draw's unlabelled images",
-    )
-
-
-def share_of(counts, true: int, spread: int) -> float:
-    counts = np.asarray(counts)
-    return float(counts[true, spread] / counts[true].sum())
-
-
-def diff(a, b) -> list[float]:
-    return (np.asarray(a) - np.asarray(b)).tolist()
