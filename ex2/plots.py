@@ -63,7 +63,7 @@ def fit_tick_labels(ax, labels: list[str], slot_inches: float, fontsize: float =
 def training_curves(histories: dict[str, History], title: str = "") -> plt.Figure:
     """Loss (left) and metric (right) per epoch; train dashed, test solid, one colour per run. One
     legend above both panels: the runs by colour, train and test by line style."""
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.6), layout="constrained")
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), layout="constrained")
     for i, h in enumerate(histories.values()):
         colour = f"C{i}"
         epochs = np.arange(1, len(h.train_loss) + 1)
@@ -154,7 +154,7 @@ def digit_blocks(
     (an example the text cites)."""
     names = list(sources)
     k = len(sources[names[0]][0])
-    column = min(3.2, (TEXT_WIDTH - 0.3) / len(names))
+    column = min(3.2, 0.85 * (TEXT_WIDTH - 0.3) / len(names))  # 85 %: the figure shares its page
     fig, axes = plt.subplots(
         10,
         len(names),
