@@ -83,9 +83,9 @@ BOOK_BUGS = [
     Bug(
         "q1.recognised_swapped",
         "ex2/chapters/q1_errors.py",
-        'm = {"d4_c4": missed[(4, 4)], "d4_c16": missed[(16, 4)], "d16_c16": missed[(16, 16)]}',
-        'm = {"d4_c4": missed[(4, 4)], "d4_c16": missed[(4, 16)], "d16_c16": missed[(16, 16)]}',
-        "c and d swapped in the key of one model's recognition rate",
+        '"d16_c16": missed[(16, 16)],',
+        '"d16_c16": missed[(16, 4)],',
+        "the d = 16 model's recognition rate read with the d = 4 model's key (copy and paste)",
     ),
     Bug(
         "q2.train_split",
