@@ -181,7 +181,7 @@ def digit_blocks(
             if col == 0:
                 ax.set_ylabel(str(digit), rotation=0, ha="right", va="center")
             if digit == 0:
-                ax.set_title(name)
+                ax.set_title(name.replace(" + ", "\n+ "))  # two lines: a column is narrow
     if title:
         fig.suptitle(title)
     fig.tight_layout(pad=0.3)

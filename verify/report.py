@@ -186,7 +186,7 @@ def mnist_sentence(rep: Report, claim_id: str = "T2d.cnn_mnist_not_equivariant")
         )
     return (
         f"On the first MNIST test digit the smallest violation is ${tex(rep[claim_id].error)}$ "
-        f"(`{claim_id}`): real data breaks equivariance just the same."
+        f"(`{claim_id}`): a real digit breaks it too (one digit, random weights)."
     )
 
 

@@ -195,7 +195,7 @@ def falling_claim(trained) -> Claim:
     falling = [n for n, v in change.items() if v <= -SETTLED]
     listed = ", ".join(f"{n} ({100 * change[n]:+.1f} %)" for n in falling)
     text = (
-        "Ten epochs is a fixed budget, and not every run had settled: in its last epoch the "
+        "Ten epochs is a fixed budget: in its last epoch the "
         f"test L1 still fell by more than {100 * SETTLED:.0f} % in {len(falling)} of the "
         f"{len(change)} runs: {listed}."
     )

@@ -221,7 +221,8 @@ def curves_claim(q2, q3) -> Claim:
         f"a network with {trainable(q2['subset']):,} free parameters memorises 100 images. "
         f"The Q3(ii) head does not: its training loss ends at {q3s['train_loss']:.2f} and its "
         f"test loss at {q3s['test_loss']:.2f}, a far smaller gap. With all labels the head "
-        f"underfits: its training accuracy ({formatting.pct(q3f['train_accuracy'])}) is no "
+        f"does not overfit either: its training accuracy "
+        f"({formatting.pct(q3f['train_accuracy'])}, the running mean over the last epoch) is no "
         f"higher than its test accuracy ({formatting.pct(q3f['test_accuracy'])})."
     )
     values = {

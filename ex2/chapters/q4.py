@@ -59,8 +59,8 @@ INTERPRETATIONS = [
         "q4.d.why",
         "A classifier with a linear head is trained to push the classes apart in exactly this "
         "space, while the autoencoder's code places digits by appearance. (c) and (d) are then "
-        "the same phenomenon seen from two sides: keeping less within-class detail shrinks the "
-        "within-class spread and leaves the classes standing further apart.",
+        "the same phenomenon seen from two sides: relative to the distance between classes, the "
+        "classifier's code keeps less of the differences within a class.",
         "no encoder trained with a mixture of the two losses",
     ),
 ]
@@ -148,7 +148,8 @@ def better_claim(l1) -> Claim:
 def own_decoder_claim(fresh: float, own: float) -> Claim:
     text = (
         f"A fresh decoder on the AE's frozen encoder reaches {formatting.l1(fresh)}, "
-        f"{100 * abs(fresh - own) / own:.1f} % from the {formatting.l1(own)} of the Q1 "
+        f"{100 * abs(fresh - own) / own:.1f} % {'below' if fresh < own else 'above'} the "
+        f"{formatting.l1(own)} of the Q1 "
         "autoencoder's own decoder: a decoder trained anew on the frozen code ends within "
         f"{100 * MIN_EFFECT:.0f} % of the one trained with it."
     )
@@ -233,7 +234,7 @@ def noise_check(fresh: float, own: float) -> Check:
     return Check(
         "q4.check.noise",
         "the smallest relative effect called 'lower' or 'higher' is at least twice the relative "
-        "L1 difference of two decoders trained apart on the same frozen code",
+        "L1 difference of a fresh decoder on the frozen code and the autoencoder's own decoder",
         "min_effect >= 2 * abs(fresh - own) / own",
         {"min_effect": MIN_EFFECT, "fresh": fresh, "own": own},
         "the Q4 decoder on the AE encoder and the Q1 (16, 16) autoencoder's own decoder; test set",
