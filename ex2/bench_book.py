@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from ex2 import chapters, experiments, prepare, semi, train, work
+from ex2 import cache, chapters, experiments, prepare, semi, train, work
 from ex2.chapters.configs import SUBSET_TRAINING
 from ex2.config import RunConfig, make
 from ex2.data import REPO_ROOT, load_mnist
@@ -70,9 +70,10 @@ def sample_measurement() -> chapters.Measurement:
 
 
 def old_schedule() -> None:
-    for cfg in schedule_sample():
-        experiments.run(cfg, log=None)
-    sample_measurement().compute()
+    with cache.callers_threads():  # torch's default threads, as the pages once trained
+        for cfg in schedule_sample():
+            experiments.run(cfg, log=None)
+        sample_measurement().compute()
 
 
 def new_schedule() -> None:

@@ -169,6 +169,25 @@ def test_a_run_does_not_depend_on_the_callers_thread_count():
     assert losses[0] == losses[1]
 
 
+def test_only_the_bench_computes_with_the_callers_threads():
+    seen = []
+
+    def compute():
+        seen.append(torch.get_num_threads())
+        return "done"
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert cache.cached("threads-a", lambda: (None, None), compute, "x", "redo") == "done"
+        with cache.callers_threads():
+            cache.cached("threads-b", lambda: (None, None), compute, "x", "redo")
+        cache.cached("threads-c", lambda: (None, None), compute, "x", "redo")
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [cache.COMPUTE_THREADS, 2, cache.COMPUTE_THREADS]
+
+
 # --------------------------------------------------------------------------- measurements
 
 CALLS = []
