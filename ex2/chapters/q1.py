@@ -123,15 +123,15 @@ def latent_claim(l1) -> Claim:
         "q1.c.latent",
         text,
         "lower(c4_d16, c4_d4) and lower(c16_d16, c16_d4)",
-        {
-            "c4_d4": l1[(4, 4)],
-            "c4_d16": l1[(4, 16)],
-            "c16_d4": l1[(16, 4)],
-            "c16_d16": l1[(16, 16)],
-        },
+        per_model(l1),
         SOURCE + ", L1 per pixel",
         short="a larger code and more channels both lower the loss",
     )
+
+
+def per_model(l1) -> dict[str, float]:
+    """The four models' values under the names the claims' conditions use (c4_d16: c=4, d=16)."""
+    return {f"c{c}_d{d}": l1[(c, d)] for c in (4, 16) for d in (4, 16)}
 
 
 def channel_claim(l1) -> Claim:
@@ -144,12 +144,7 @@ def channel_claim(l1) -> Claim:
         "q1.c.channels",
         text,
         "lower(c16_d4, c4_d4) and lower(c16_d16, c4_d16)",
-        {
-            "c4_d4": l1[(4, 4)],
-            "c16_d4": l1[(16, 4)],
-            "c4_d16": l1[(4, 16)],
-            "c16_d16": l1[(16, 16)],
-        },
+        per_model(l1),
         SOURCE + ", L1 per pixel",
     )
 
